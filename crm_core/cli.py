@@ -1,0 +1,153 @@
+"""``python -m crm_core …``: the engine headless, so every number on screen can be reproduced.
+
+Exit codes: 0 done; 2 the input or store refused the work (one line on stderr, store unchanged);
+1 an unexpected error (one line on stderr; the traceback goes to the log, never the screen).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from crm_core import schema
+from crm_core.ingest.model import IngestError
+from crm_core.store import Store, StoreError
+
+log = logging.getLogger("crm_core.cli")
+
+DEFAULT_DATASET = "main"
+
+
+class CliError(Exception):
+    """Refused work: printed as one line, exit code 2."""
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, indent=None, default=str))
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from crm_core import sample
+
+    paths = sample.write_exports(args.out, customers=args.customers, seed=args.seed)
+    for p in paths:
+        print(p)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from crm_core.ingest import pipeline
+
+    if args.table and args.table not in schema.TABLES:
+        raise CliError(f"--table must be one of {', '.join(schema.TABLE_NAMES)}, not {args.table!r}.")
+    dayfirst = {"dmy": True, "mdy": False, None: None}[args.date_order]
+    with Store(args.db) as store:
+        prepared = []
+        for file in args.files:
+            try:
+                prepared += pipeline.prepare_path(
+                    file, store=store, dataset=args.dataset, table=args.table, dayfirst=dayfirst
+                )
+            except IngestError as exc:
+                raise CliError(str(exc)) from exc
+        usable = [p for p in prepared if not p.fatal]
+        if not usable:
+            first = next((pr for p in prepared for pr in p.fatal), None)
+            raise CliError(f"nothing imported: {first}" if first else "nothing imported: no table found.")
+        if args.strict and any(p.rows_rejected for p in usable):
+            bad = next(pr for p in usable for pr in p.errors)
+            total = sum(p.rows_rejected for p in usable)
+            raise CliError(f"nothing imported (--strict): {total} row(s) have problems, first: {bad}")
+        for line in pipeline.problem_summary(prepared)[:50]:
+            print(line, file=sys.stderr)
+        try:
+            result = pipeline.import_prepared(store, args.dataset, usable, replace=args.replace, accept_partial=True)
+        except pipeline.ImportRefused as exc:
+            raise CliError(str(exc)) from exc
+        tables = result.per_table()
+        for p in prepared:
+            if p.fatal:
+                t = tables.setdefault(p.table, {"loaded": 0, "rejected": 0})
+                t["rejected"] += p.rows_rejected
+    if args.json:
+        _print_json({"dataset": args.dataset, "tables": tables})
+    else:
+        for table, counts in tables.items():
+            print(f"{args.dataset}: {table}: {counts['loaded']} loaded, {counts['rejected']} rejected")
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    with Store(args.db) as store:
+        frame = store.datasets()
+    rows = [
+        {
+            "dataset": r["name"],
+            "id": r["dataset_id"],
+            "sample": r["is_sample"],
+            "currency": r["currency"],
+            "tables": {t: int(r[t]) for t in schema.TABLE_NAMES},
+        }
+        for r in frame.to_dicts()
+    ]
+    if args.json:
+        _print_json(rows)
+    elif not rows:
+        print("no datasets")
+    else:
+        for r in rows:
+            counts = ", ".join(f"{t} {n}" for t, n in r["tables"].items())
+            print(f"{r['dataset']}{' (sample)' if r['sample'] else ''}: {counts}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m crm_core", description="CRM Lens engine, headless.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def db_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--db", default=None, help="database file (default: $CRM_LENS_DB or data/crm.duckdb)")
+
+    p = sub.add_parser("sample", help="write the sample company as CSV exports")
+    p.add_argument("--out", required=True)
+    p.add_argument("--customers", type=int, default=3000)
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("import", help="import CRM export files (CSV, XLSX, Parquet)")
+    p.add_argument("files", nargs="+")
+    db_args(p)
+    p.add_argument("--dataset", default=DEFAULT_DATASET)
+    p.add_argument("--table", default=None, help="force the table kind: " + ", ".join(schema.TABLE_NAMES))
+    p.add_argument("--replace", action="store_true", help="replace the table's rows instead of appending")
+    p.add_argument("--strict", action="store_true", help="import nothing if any row has a problem")
+    p.add_argument("--date-order", choices=["dmy", "mdy"], default=None, help="day/month order for ambiguous dates")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("datasets", help="list datasets with row counts per table")
+    db_args(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_datasets)
+    return parser
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CliError, StoreError, IngestError) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the user gets one line, the log the traceback
+        log.exception("unexpected error in %s", args.command)
+        print(f"error: unexpected {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
+        return 1
