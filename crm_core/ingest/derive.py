@@ -47,8 +47,10 @@ def _shopify(frame: pl.DataFrame, columns: dict[str, pl.Series]) -> str | None:
         amount = columns["amount"]
         full = (refund > 0) & (refund >= amount.fill_null(0.0) - 0.005)
         partial = (refund > 0) & ~full
+        # The refunded amount decides: all of it refunded → refunded; part of it → a completed sale
+        # (Shopify's "partially_refunded" financial status included).
         status = pl.select(
-            pl.when(full).then(pl.lit("refunded")).otherwise(status)
+            pl.when(full).then(pl.lit("refunded")).when(partial).then(pl.lit("completed")).otherwise(status)
         ).to_series()
         # A partial refund leaves a sale whose net revenue is the total less the refund.
         columns["amount"] = pl.select(
@@ -83,6 +85,32 @@ def _salesforce_iswon(frame: pl.DataFrame, columns: dict[str, pl.Series]) -> str
         pl.when(won).then(pl.lit("won")).when(closed).then(pl.lit("lost")).otherwise(pl.lit("open"))
     ).to_series().alias("status")
     return "status: from Salesforce IsWon / IsClosed."
+
+
+# Headers (normalised, vendor prefix stripped) holding the date a deal was lost, used where the
+# mapped close date is empty for lost deals (Pipedrive exports "Won time" and "Lost time" apart).
+_LOST_TIME_HEADERS = ("losttime", "zeitpunktverloren", "dealclosedon", "closedon", "fechadeperdida", "dateperdu")
+
+
+def fill_gaps(table: str, frame: pl.DataFrame, columns: dict[str, pl.Series], dayfirst: bool | None) -> str | None:
+    """Fill canonical values a second column holds for some rows; returns a note when it did."""
+    if table != "deals" or "closed_at" not in columns or "status" not in columns:
+        return None
+    from crm_core.ingest.vendors import normalize_header
+
+    header = next(
+        (h for h in frame.columns if normalize_header(h, strip_prefix=True) in _LOST_TIME_HEADERS), None
+    )
+    if header is None:
+        return None
+    lost_at = parse.parse_dates(frame[header], dayfirst=dayfirst).values
+    gap = columns["closed_at"].is_null() & (columns["status"] == "lost")
+    if not gap.any():
+        return None
+    columns["closed_at"] = pl.select(
+        pl.when(gap).then(lost_at).otherwise(columns["closed_at"])
+    ).to_series().alias("closed_at")
+    return f"closed_at: lost deals take their close date from '{header}'."
 
 
 def apply(rule: str, canonical: str, frame: pl.DataFrame, columns: dict[str, pl.Series]) -> str | None:

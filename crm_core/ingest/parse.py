@@ -555,7 +555,31 @@ def parse_dates(s: pl.Series, dayfirst: bool | None = None) -> ParseResult:
     if best.parsed == 0:
         note = "no date format fits these values" if present.any() else None
         return _result(present, best.values.alias(s.name), note=note)
-    return _result(present, best.values.alias(s.name), note=best.note, ambiguous=best.ambiguous)
+    values, note = _fill_unambiguous(text, present, best)
+    return _result(present, values.alias(s.name), note=note, ambiguous=best.ambiguous)
+
+
+def _fill_unambiguous(text: pl.Series, present: pl.Series, best: _Candidate) -> tuple[pl.Series, str]:
+    """Rows the column's format cannot read, read as ISO or with month names where they fit.
+
+    Those two forms can only be read one way, so accepting them beside the column's format guesses
+    nothing (a Zoho export can hold "Mar 5, 2024" and "2024-03-05" in one column); the day/month
+    order is still decided once for the whole column.
+    """
+    values = best.values
+    missing = int((present & values.is_null()).sum())
+    if missing == 0:
+        return values, best.note
+    extra = []
+    for read in (_iso_dates, _named_month_dates):
+        filled = values.fill_null(read(text).values)
+        gained = int(filled.is_not_null().sum() - values.is_not_null().sum())
+        if gained:
+            values = filled
+            extra.append("year-month-day" if read is _iso_dates else "month-name")
+    if not extra:
+        return values, best.note
+    return values, f"{best.note}; some rows in {' and '.join(extra)} form, read as such"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -359,6 +359,9 @@ def _build_canonical(prep: PreparedTable, frame: pl.DataFrame, dayfirst: bool | 
             prep.notes.append(f"{header}: currency {', '.join(sorted(result.currencies))}")
             prep.money_currencies.update(result.currencies)
     _derive(prep, frame, columns)
+    note = derive.fill_gaps(table.name, frame, columns, dayfirst)
+    if note:
+        prep.notes.append(note)
     out = pl.DataFrame([columns[c] for c in table.column_names if c in columns])
     for name in table.required:
         if name not in out.columns:

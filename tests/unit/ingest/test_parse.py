@@ -432,3 +432,17 @@ def test_clean_text():
 def test_parse_result_defaults():
     result = ParseResult(pl.Series([1.0]), [])
     assert result.note is None and not result.ambiguous and result.currencies == set()
+
+
+def test_unambiguous_forms_mix_with_the_column_format():
+    # Zoho exports can hold "Mar 5, 2024" beside "2024-03-12": both read one way only.
+    r = parse_dates(pl.Series(["Mar 5, 2024", "2024-03-12", "Apr 1, 2024", "not a date"]))
+    assert r.values.to_list()[:3] == [datetime(2024, 3, 5), datetime(2024, 3, 12), datetime(2024, 4, 1)]
+    assert r.bad_rows == [3]
+    assert "year-month-day" in r.note
+
+
+def test_day_month_order_is_still_decided_once_per_column():
+    # 13/02 proves day-first; 02/03 is then March 2nd, never February 3rd, even beside ISO rows.
+    r = parse_dates(pl.Series(["13/02/2024", "02/03/2024", "2024-01-31"]))
+    assert r.values.to_list() == [datetime(2024, 2, 13), datetime(2024, 3, 2), datetime(2024, 1, 31)]
