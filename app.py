@@ -1,0 +1,148 @@
+"""CRM Lens — the picture frame (DESIGN §3, §10): page config, the store, the sidebar (dataset picker and
+global filters), the sample-data banner, then the page of the walk the user is on.
+
+Run: ``streamlit run app.py`` (database: ``$CRM_LENS_DB`` or ``data/crm.duckdb``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import streamlit as st
+from streamlit.errors import FragmentHandledException
+
+from crm_core.store import StoreError
+from ui import data, state, widgets
+
+log = logging.getLogger("crm_lens.app")
+
+# The walk (DESIGN §1), in order: one line per page — (section, script, title, icon).
+PAGES: list[tuple[str, str, str, str]] = [
+    ("Identify — know your data", "pages/data.py", "Data", ":material/database:"),
+]
+
+SAMPLE_BANNER = (
+    "You are looking at sample data (a synthetic company). Import your own exports on the Data page."
+)
+
+
+def setup_logging() -> None:
+    """Log lines of the app and the engine to stderr once (tracebacks go here, never the screen)."""
+    level = os.environ.get("CRM_LENS_LOG_LEVEL", "INFO").upper()
+    for name in ("crm_lens", "crm_core"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            logger.addHandler(handler)
+            logger.propagate = False
+        logger.setLevel(level)
+
+
+def navigation():
+    sections: dict[str, list] = {}
+    for section, script, title, icon in PAGES:
+        sections.setdefault(section, []).append(st.Page(script, title=title, icon=icon))
+    return st.navigation(sections)
+
+
+def open_store():
+    """The store, loading the sample company on first start; None (with a message) if it cannot open."""
+    try:
+        store = data.get_store()
+    except StoreError as exc:
+        log.error("cannot open the store: %s", exc, exc_info=exc)
+        st.error(
+            f"{exc}\n\nClose any other program using this file (another CRM Lens, a DuckDB shell), or "
+            "start CRM Lens with `CRM_LENS_DB` set to another database file."
+        )
+        return None
+    if data.first_start_pending(store):
+        if data.dataset_names():
+            data.ensure_first_start(store)  # not empty: only remembers that the check was done
+        else:
+            with st.spinner("First start: loading the sample company so every page has data to show…"):
+                data.ensure_first_start(store)
+    return store
+
+
+def sidebar() -> dict | None:
+    """Dataset picker and global filters; returns the selected dataset's row."""
+    names = data.dataset_names()
+    with st.sidebar:
+        st.markdown("### CRM Lens")
+        if not names:
+            st.caption("No dataset yet. Import your exports on the Data page.")
+            state.select_pending_dataset([], None)
+            return None
+        info = {r["name"]: r for r in data.datasets().to_dicts()}
+        state.select_pending_dataset(names, data.default_dataset())
+        st.selectbox(
+            "Dataset",
+            names,
+            key=state.DATASET,
+            format_func=lambda n: f"{n} (sample)" if info[n]["is_sample"] else n,
+            help="Every page shows the dataset chosen here. Import more on the Data page.",
+        )
+        row = info[st.session_state[state.DATASET]]
+        filters_panel(row)
+    return row
+
+
+def filters_panel(row: dict) -> None:
+    options = data.filter_options(row["dataset_id"])
+    span = options["span"]
+    state.init_filters(row["dataset_id"], span, options)
+    st.markdown("#### Filters")
+    if span:
+        st.date_input(
+            "Analysis window",
+            value=span,
+            min_value=span[0],
+            max_value=span[1],
+            key=state.FILTER_WINDOW,
+            help="Purchases from the first to the last day, inclusive. Defaults to the dataset's full span.",
+        )
+    else:
+        st.caption("No purchases yet: the analysis window appears once transactions or won deals are imported.")
+    for key, label, what in (
+        (state.FILTER_REGIONS, "Region", "customers' region"),
+        (state.FILTER_SEGMENTS, "Segment", "customers' segment"),
+        (state.FILTER_CHANNELS, "Channel", "the sales channel of each purchase"),
+        (state.FILTER_OWNERS, "Owner", "customers' account owner"),
+    ):
+        st.multiselect(
+            label,
+            options[key],
+            key=key,
+            placeholder="All" if options[key] else "Not in this dataset",
+            disabled=not options[key],
+            help=f"Narrow every page to {what}. Empty means all.",
+        )
+    st.button("Reset filters", key=state.RESET_FILTERS, on_click=state.reset_filters, icon=":material/restart_alt:")
+
+
+def main() -> None:
+    st.set_page_config(page_title="CRM Lens", layout="wide", page_icon=":material/insights:")
+    setup_logging()
+    pg = navigation()
+    try:
+        if open_store() is None:
+            return
+        row = sidebar()
+        if row is not None and row["is_sample"]:
+            st.info(SAMPLE_BANNER, icon=":material/science:")
+    except FragmentHandledException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Streamlit's rerun/stop are BaseExceptions and pass through
+        widgets.show_error(exc, "sidebar")
+    try:
+        pg.run()
+    except FragmentHandledException:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        widgets.show_error(exc, pg.title)
+
+
+main()

@@ -1,0 +1,234 @@
+"""The app's one store and the cached reads pages make through it (DESIGN §3, §6).
+
+``get_store`` is an ``st.cache_resource``: one DuckDB connection per database file for the whole
+server process (DuckDB allows one read-write connection per file and process); every read runs on its
+own cursor. Reads are ``st.cache_data`` functions with the store passed as ``_store`` (not hashed) and
+the database path as a hashed argument, so two database files never share a cache entry. After an
+import, a delete or a sample reload, :func:`clear_caches` drops every cached read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from datetime import date
+
+import polars as pl
+import streamlit as st
+
+from crm_core import schema
+from crm_core.sql import quote_ident
+from crm_core.store import Store, default_path
+
+from ui import state
+
+log = logging.getLogger("crm_lens.ui")
+
+PREVIEW_ROWS = 1000
+
+_first_start_lock = threading.Lock()
+_first_start_done: set[str] = set()
+
+
+# ---------------------------------------------------------------------------- the store
+@st.cache_resource(show_spinner=False, on_release=lambda store: store.close())
+def _open_store(path: str) -> Store:
+    log.info("opening the CRM Lens database %s", path)
+    return Store(path)
+
+
+def get_store() -> Store:
+    """The store of ``CRM_LENS_DB`` (default ``data/crm.duckdb``), opened once per process."""
+    return _open_store(str(default_path()))
+
+
+def first_start_pending(store: Store) -> bool:
+    """Whether this process has not yet checked the store for its first start."""
+    return store.path not in _first_start_done
+
+
+def ensure_first_start(store: Store) -> bool:
+    """Load the sample company when this process first sees the store empty (DESIGN §6).
+
+    Only once per process and database: a user who deletes every dataset gets an empty store,
+    not the sample again. Returns whether the sample was loaded now."""
+    with _first_start_lock:
+        if store.path in _first_start_done:
+            return False
+        if not store.is_empty():
+            _first_start_done.add(store.path)
+            return False
+        log.info("empty store %s: loading the sample company", store.path)
+        store.load_sample()  # raises on failure: the next run tries again
+        _first_start_done.add(store.path)
+    clear_caches()
+    return True
+
+
+def clear_caches() -> None:
+    """Forget every cached read (after any write to the store)."""
+    st.cache_data.clear()
+
+
+# ---------------------------------------------------------------------------- cached reads
+@st.cache_data(show_spinner=False)
+def _datasets(_store: Store, db: str) -> pl.DataFrame:
+    return _store.datasets()
+
+
+def datasets() -> pl.DataFrame:
+    """Datasets with row counts per canonical table (``Store.datasets``)."""
+    store = get_store()
+    return _datasets(store, store.path)
+
+
+def dataset_names() -> list[str]:
+    return datasets()["name"].to_list()
+
+
+def dataset_row(name: str | None) -> dict | None:
+    """The ``datasets()`` row of ``name`` as a dict, or None."""
+    if name is None:
+        return None
+    rows = datasets().filter(pl.col("name") == name).to_dicts()
+    return rows[0] if rows else None
+
+
+def default_dataset() -> str | None:
+    """The dataset to show when the user has not chosen one: the newest."""
+    names = dataset_names()
+    return names[-1] if names else None
+
+
+def selected() -> dict | None:
+    """The ``datasets()`` row of the dataset picked in the sidebar."""
+    return dataset_row(state.selected_dataset())
+
+
+# Filter options: customer attributes from customers, sales channel from purchases.
+_OPTION_COLUMNS: dict[str, tuple[str, str]] = {
+    state.FILTER_REGIONS: ("customers", "region"),
+    state.FILTER_SEGMENTS: ("customers", "segment"),
+    state.FILTER_CHANNELS: ("purchases", "channel"),
+    state.FILTER_OWNERS: ("customers", "owner"),
+}
+
+
+@st.cache_data(show_spinner=False)
+def _filter_options(_store: Store, db: str, dataset_id: int) -> dict:
+    options: dict[str, list[str]] = {}
+    for key, (table, column) in _OPTION_COLUMNS.items():
+        frame = _store.query(
+            f"SELECT DISTINCT CAST({quote_ident(column)} AS VARCHAR) AS v FROM {quote_ident(table)} "
+            f"WHERE dataset_id = ? AND {quote_ident(column)} IS NOT NULL ORDER BY 1",
+            [dataset_id],
+        )
+        options[key] = [v for v in frame["v"].to_list() if v and v.strip()]
+    span = _store.query(
+        "SELECT CAST(MIN(occurred_at) AS DATE) AS lo, CAST(MAX(occurred_at) AS DATE) AS hi "
+        "FROM purchases WHERE dataset_id = ?",
+        [dataset_id],
+    ).row(0)
+    options["span"] = (span[0], span[1]) if span[0] is not None else None
+    return options
+
+
+def filter_options(dataset_id: int) -> dict:
+    """{filter key: sorted distinct values} and ``"span"``: (first, last) purchase date or None."""
+    store = get_store()
+    return _filter_options(store, store.path, dataset_id)
+
+
+def purchase_span(dataset_id: int) -> tuple[date, date] | None:
+    return filter_options(dataset_id)["span"]
+
+
+@st.cache_data(show_spinner=False)
+def _batches(_store: Store, db: str, dataset_id: int) -> pl.DataFrame:
+    return _store.batches(dataset_id)
+
+
+def batches(dataset_id: int) -> pl.DataFrame:
+    """Import history of a dataset, newest first (``Store.batches``)."""
+    store = get_store()
+    return _batches(store, store.path, dataset_id)
+
+
+@st.cache_data(show_spinner=False)
+def _table_preview(_store: Store, db: str, dataset_id: int, table: str, limit: int) -> pl.DataFrame:
+    return _store.table(table, dataset_id, limit=limit).drop("dataset_id", "batch_id", strict=False)
+
+
+def table_preview(dataset_id: int, table: str, limit: int = PREVIEW_ROWS) -> pl.DataFrame:
+    """The first ``limit`` rows of a canonical table of the dataset, without the store's id columns."""
+    if table not in schema.TABLES:
+        raise KeyError(table)
+    store = get_store()
+    return _table_preview(store, store.path, dataset_id, table, limit)
+
+
+# ---------------------------------------------------------------------------- upload preparations
+def _prep_cache() -> dict:
+    return st.session_state.setdefault(state.PREPARED, {})
+
+
+def prepare_file(
+    file_key: str, name: str, payload: bytes, *, target: str | None, dayfirst: bool | None, used: set
+) -> list:
+    """``pipeline.prepare_upload`` of one uploaded file, kept in the session so reruns do not read and
+    parse the file again. The key holds everything the result depends on: the upload, its content,
+    the target dataset (existing ids, files seen before) and the date order.
+
+    Raises ``IngestError`` when the file cannot be read at all (also on a cache hit)."""
+    from crm_core.ingest import pipeline
+    from crm_core.ingest.model import IngestError
+
+    digest = hashlib.sha256(payload).hexdigest()
+    key = ("file", file_key, digest, target, dayfirst)
+    used.add(key)
+    cache = _prep_cache()
+    if key not in cache:
+        try:
+            cache[key] = pipeline.prepare_upload(name, payload, store=get_store(), dataset=target, dayfirst=dayfirst)
+        except IngestError as exc:
+            log.info("upload %s refused: %s", name, exc)
+            cache[key] = exc
+    value = cache[key]
+    if isinstance(value, Exception):
+        raise value
+    return value
+
+
+def prepare_again(
+    file_key: str, prep, *, target: str | None, dayfirst: bool | None, table: str | None, mapping: dict | None, used: set
+):
+    """One table of an upload prepared again with the user's table kind and/or column mapping
+    (``pipeline.prepare_raw`` on the table already read), kept in the session like ``prepare_file``."""
+    from crm_core.ingest import pipeline
+
+    key = (
+        "table", file_key, prep.sha256, prep.source, target, dayfirst, table,
+        json.dumps(mapping, sort_keys=True) if mapping is not None else None,
+    )
+    used.add(key)
+    cache = _prep_cache()
+    if key not in cache:
+        cache[key] = pipeline.prepare_raw(
+            prep.raw, sha256=prep.sha256, store=get_store(), dataset=target, table=table,
+            user_mapping=mapping, dayfirst=dayfirst,
+        )
+    return cache[key]
+
+
+def prune_preparations(used: set) -> None:
+    """Forget preparations this run did not use (files removed, options changed)."""
+    cache = _prep_cache()
+    for key in [k for k in cache if k not in used]:
+        del cache[key]
+
+
+def forget_preparations() -> None:
+    """After a write: ids and files seen before have changed, so every preparation is stale."""
+    st.session_state.pop(state.PREPARED, None)

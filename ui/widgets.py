@@ -1,0 +1,111 @@
+"""Small Streamlit helpers shared by the pages: KPI cards with their definition, problem tables,
+CSV downloads, and errors shown the way DESIGN §8 asks (what happened and what to do; the traceback
+goes to the log, never the screen)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+import polars as pl
+import streamlit as st
+
+from crm_core.ingest.model import IngestError, Problem
+from crm_core.store import StoreError
+
+from ui import state
+
+log = logging.getLogger("crm_lens.ui")
+
+# The first words of the message shown for an unexpected error: tests assert it never appears.
+UNEXPECTED_ERROR = "Something went wrong"
+
+
+def metric_card(label: str, value, definition: str, *, delta=None, delta_color: str = "normal") -> None:
+    """A KPI with its definition on hover (DESIGN §8: every KPI has its definition)."""
+    st.metric(label, value, delta=delta, delta_color=delta_color, help=definition, border=True)
+
+
+def count_columns(names: Iterable[str]) -> dict:
+    """column_config for row counts: whole numbers with thousands separators."""
+    return {name: st.column_config.NumberColumn(name, format="localized") for name in names}
+
+
+def problems_frame(problems: Iterable[Problem]) -> pl.DataFrame:
+    """Problems as a table: file, column, row, value, message."""
+    rows = [
+        {
+            "File": p.file,
+            "Column": p.column or "",
+            "Row": p.row,
+            "Value": "" if p.value is None else p.value,
+            "Problem": p.message,
+        }
+        for p in problems
+    ]
+    return pl.DataFrame(
+        rows,
+        schema={"File": pl.String, "Column": pl.String, "Row": pl.Int64, "Value": pl.String, "Problem": pl.String},
+        orient="row",
+    )
+
+
+def problems_table(problems: Iterable[Problem], *, key: str | None = None) -> None:
+    """The problems of an upload, one row each; row numbers count the header as row 1."""
+    frame = problems_frame(problems)
+    if frame.is_empty():
+        return
+    st.dataframe(
+        frame,
+        width="stretch",
+        hide_index=True,
+        key=key,
+        column_config={
+            "Row": st.column_config.NumberColumn(
+                "Row", help="Row in the file as a spreadsheet counts it: the header is row 1.", format="%d"
+            ),
+            "Problem": st.column_config.TextColumn("Problem", width="large"),
+        },
+    )
+
+
+def safe_file_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "data"
+
+
+def download_frame(frame: pl.DataFrame, label: str, file_name: str, *, key: str) -> None:
+    """A CSV download of a Polars frame (UTF-8, header row, ISO dates); no rerun on click."""
+    st.download_button(
+        label,
+        data=frame.write_csv().encode("utf-8"),
+        file_name=safe_file_name(file_name.removesuffix(".csv")) + ".csv",
+        mime="text/csv",
+        key=key,
+        on_click="ignore",
+        icon=":material/download:",
+    )
+
+
+def show_flashes() -> None:
+    """Messages left by the previous run (an import, a delete) for this one."""
+    for kind, message in state.pop_flashes():
+        getattr(st, kind, st.info)(message)
+
+
+def user_message(exc: BaseException) -> str:
+    """What the user reads for an exception: the message of errors written for users, otherwise
+    what happened in general terms and what to do next."""
+    if isinstance(exc, (StoreError, IngestError)):
+        return str(exc)
+    return (
+        f"{UNEXPECTED_ERROR} while showing this page ({type(exc).__name__}). Nothing in your data was "
+        "changed. Reload the page or choose another dataset; if it happens again, the server log has "
+        "the details to report."
+    )
+
+
+def show_error(exc: BaseException, where: str = "page") -> None:
+    """Log the traceback and show the user a message without it."""
+    log.error("error on the %s: %s", where, exc, exc_info=exc)
+    st.error(user_message(exc), icon=":material/error:")
