@@ -464,7 +464,10 @@ class Store:
 
         frames = sample.generate(customers=customers, seed=seed)
         loads = [
-            TableLoad(name, frame, file_name=f"sample:{name}", system="sample", rows_read=frame.height)
+            TableLoad(
+                name, frame, file_name=f"sample:{name}", system="sample", rows_read=frame.height,
+                currency=sample.CURRENCY,
+            )
             for name, frame in frames.items()
         ]
         return self.load(sample.SAMPLE_DATASET, loads, is_sample=True)

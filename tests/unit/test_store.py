@@ -184,3 +184,21 @@ def test_hostile_dataset_and_file_names_are_data_not_sql(store):
 def test_unknown_dataset_without_create_is_refused(store):
     with pytest.raises(StoreError, match="no dataset"):
         store.load("nope", [TableLoad("transactions", tx([("a", "2024-01-01", 1)]), "a.csv")], create=False)
+
+
+def test_sample_company_loads_as_a_flagged_dataset(store):
+    from crm_core import sample
+
+    result = store.load_sample(customers=200, seed=1)
+    info = store.dataset_info(result.dataset_id)
+    assert info["name"] == sample.SAMPLE_DATASET and info["is_sample"] and info["currency"] == "USD"
+    counts = store.table_counts(result.dataset_id)
+    assert counts["customers"] == 200 and all(counts[t] > 0 for t in counts)
+    facts = store.table("customer_facts", result.dataset_id)
+    assert facts.height == 200
+    assert facts["revenue"].sum() == pytest.approx(
+        store.scalar(
+            "SELECT SUM(amount) FROM transactions WHERE dataset_id = ? AND status = 'completed'",
+            [result.dataset_id],
+        )
+    )
