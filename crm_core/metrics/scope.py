@@ -1,0 +1,121 @@
+"""What a measurement is taken over: a dataset, an analysis window and the global filters.
+
+Every metric takes a :class:`Scope`. Its filters become SQL with bound values, never formatted text:
+``purchases_sql`` and ``customers_sql`` return a query and its parameters, to be used as subqueries.
+Region, segment and owner filter customers (customers table); channel filters purchases.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A dataset, an analysis window (inclusive dates; None = open) and the global filters
+    (empty = all)."""
+
+    dataset_id: int
+    start: date | None = None
+    end: date | None = None
+    regions: tuple[str, ...] = ()
+    segments: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    owners: tuple[str, ...] = ()
+
+    def with_window(self, start: date | None, end: date | None) -> Scope:
+        return replace(self, start=start, end=end)
+
+    def previous(self) -> Scope | None:
+        """The window of equal length just before this one (None when the window is open)."""
+        if self.start is None or self.end is None:
+            return None
+        length = self.end - self.start + DAY
+        return replace(self, start=self.start - length, end=self.start - DAY)
+
+    @property
+    def start_ts(self) -> datetime | None:
+        return None if self.start is None else datetime.combine(self.start, time.min)
+
+    @property
+    def end_ts(self) -> datetime | None:
+        """Exclusive upper bound: midnight after the last day."""
+        return None if self.end is None else datetime.combine(self.end + DAY, time.min)
+
+    def params(self, sql: str | None = None) -> dict:
+        """Named parameters of scoped queries; with ``sql``, only those it uses (DuckDB refuses
+        parameters a query does not use)."""
+        every = {
+            "dataset": self.dataset_id,
+            "start_ts": self.start_ts,
+            "end_ts": self.end_ts,
+            "regions": list(self.regions),
+            "segments": list(self.segments),
+            "channels": list(self.channels),
+            "owners": list(self.owners),
+        }
+        if sql is None:
+            return every
+        used = set(re.findall(r"\$([A-Za-z_]\w*)", sql))
+        return {k: v for k, v in every.items() if k in used}
+
+
+# Customers passing the region / segment / owner filters. A customer that is not in the customers
+# table has no region, segment or owner, so any of those filters leaves it out.
+_CUSTOMER_FILTER = """
+    (len($regions::VARCHAR[]) = 0 AND len($segments::VARCHAR[]) = 0 AND len($owners::VARCHAR[]) = 0)
+    OR {alias}.customer_id IN (
+        SELECT c.customer_id FROM customers c
+        WHERE c.dataset_id = $dataset
+          AND (len($regions::VARCHAR[]) = 0 OR list_contains($regions::VARCHAR[], c.region))
+          AND (len($segments::VARCHAR[]) = 0 OR list_contains($segments::VARCHAR[], c.segment))
+          AND (len($owners::VARCHAR[]) = 0 OR list_contains($owners::VARCHAR[], c.owner))
+    )
+"""
+
+
+def customer_filter(alias: str) -> str:
+    """SQL condition: the row's customer (``alias.customer_id``) passes the customer filters."""
+    return "(" + _CUSTOMER_FILTER.format(alias=alias) + ")"
+
+
+def purchases_sql(*, windowed: bool = True, statuses: tuple[str, ...] | None = ("completed",)) -> str:
+    """Purchases of the scope (DESIGN: the ``purchases`` view; won deals stand in for transactions).
+
+    Parameters
+    ----------
+    windowed
+        Keep only purchases inside the analysis window; False keeps the whole history (for first
+        purchase dates, cohorts, model calibration) but still applies the filters.
+    statuses
+        Purchase statuses to keep; None keeps all (completed, refunded, cancelled).
+    """
+    conds = ["p.dataset_id = $dataset", customer_filter("p")]
+    conds.append("(len($channels::VARCHAR[]) = 0 OR list_contains($channels::VARCHAR[], p.channel))")
+    if windowed:
+        conds.append("($start_ts::TIMESTAMP IS NULL OR p.occurred_at >= $start_ts::TIMESTAMP)")
+        conds.append("($end_ts::TIMESTAMP IS NULL OR p.occurred_at < $end_ts::TIMESTAMP)")
+    if statuses is not None:
+        quoted = ", ".join("'" + s.replace("'", "''") + "'" for s in statuses)
+        conds.append(f"p.status IN ({quoted})")
+    return "SELECT p.* FROM purchases p WHERE " + "\n  AND ".join(conds)
+
+
+def activity_sql(table: str, time_column: str, *, windowed: bool = True) -> str:
+    """Rows of ``interactions``, ``feedback`` or ``deals`` in the scope (customer filters, window)."""
+    if table not in {"interactions", "feedback", "deals"}:
+        raise ValueError(f"not an activity table: {table}")
+    conds = ["a.dataset_id = $dataset", customer_filter("a")]
+    if windowed:
+        conds.append(f"($start_ts::TIMESTAMP IS NULL OR a.{time_column} >= $start_ts::TIMESTAMP)")
+        conds.append(f"($end_ts::TIMESTAMP IS NULL OR a.{time_column} < $end_ts::TIMESTAMP)")
+    return f'SELECT a.* FROM "{table}" a WHERE ' + "\n  AND ".join(conds)
+
+
+def customers_sql() -> str:
+    """Customers of the scope: the customer_facts rows passing the customer filters."""
+    return "SELECT f.* FROM customer_facts f WHERE f.dataset_id = $dataset AND " + customer_filter("f")
