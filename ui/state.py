@@ -7,10 +7,11 @@ as a string literal. Keys starting with ``_`` hold app state, not widget values.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
 
 import streamlit as st
+
+from crm_core.metrics.scope import Scope
 
 # ---------------------------------------------------------------------------- sidebar (app.py)
 DATASET = "dataset"  # selectbox: the selected dataset's name
@@ -71,50 +72,20 @@ MULTISELECT_FILTERS: tuple[str, ...] = (FILTER_REGIONS, FILTER_SEGMENTS, FILTER_
 
 
 # ---------------------------------------------------------------------------- filters
-@dataclass(frozen=True)
-class Filters:
-    """The global filters in the sidebar. An empty tuple means "all"; ``start``/``end`` are inclusive
-    dates and ``None`` when the dataset has no purchases yet."""
-
-    start: date | None = None
-    end: date | None = None
-    regions: tuple[str, ...] = ()
-    segments: tuple[str, ...] = ()
-    channels: tuple[str, ...] = ()
-    owners: tuple[str, ...] = ()
-
-    @classmethod
-    def from_session(cls) -> Filters:
-        state = st.session_state
-        start, end = window_bounds(state.get(FILTER_WINDOW))
-        return cls(
-            start=start,
-            end=end,
-            regions=tuple(state.get(FILTER_REGIONS) or ()),
-            segments=tuple(state.get(FILTER_SEGMENTS) or ()),
-            channels=tuple(state.get(FILTER_CHANNELS) or ()),
-            owners=tuple(state.get(FILTER_OWNERS) or ()),
-        )
-
-    @property
-    def active(self) -> int:
-        """How many of the category filters narrow the data."""
-        return sum(bool(v) for v in (self.regions, self.segments, self.channels, self.owners))
-
-    def describe(self) -> str:
-        """One line for captions and report footers."""
-        parts = []
-        if self.start and self.end:
-            parts.append(f"{self.start:%Y-%m-%d} to {self.end:%Y-%m-%d}")
-        for label, values in (
-            ("region", self.regions),
-            ("segment", self.segments),
-            ("channel", self.channels),
-            ("owner", self.owners),
-        ):
-            if values:
-                parts.append(f"{label}: {', '.join(values)}")
-        return "; ".join(parts) if parts else "all data"
+def current_scope(dataset_id: int) -> Scope:
+    """The sidebar's global filters as the engine's :class:`~crm_core.metrics.scope.Scope`
+    (empty multiselects mean "all"; the window is inclusive dates, open while none is chosen)."""
+    state = st.session_state
+    start, end = window_bounds(state.get(FILTER_WINDOW))
+    return Scope(
+        dataset_id=dataset_id,
+        start=start,
+        end=end,
+        regions=tuple(state.get(FILTER_REGIONS) or ()),
+        segments=tuple(state.get(FILTER_SEGMENTS) or ()),
+        channels=tuple(state.get(FILTER_CHANNELS) or ()),
+        owners=tuple(state.get(FILTER_OWNERS) or ()),
+    )
 
 
 def window_bounds(value) -> tuple[date | None, date | None]:

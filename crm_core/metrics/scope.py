@@ -27,6 +27,26 @@ class Scope:
     channels: tuple[str, ...] = ()
     owners: tuple[str, ...] = ()
 
+    @property
+    def active(self) -> int:
+        """How many of the category filters narrow the data."""
+        return sum(bool(v) for v in (self.regions, self.segments, self.channels, self.owners))
+
+    def describe(self) -> str:
+        """One line for captions and report title pages."""
+        parts = []
+        if self.start and self.end:
+            parts.append(f"{self.start:%Y-%m-%d} to {self.end:%Y-%m-%d}")
+        for label, values in (
+            ("region", self.regions),
+            ("segment", self.segments),
+            ("channel", self.channels),
+            ("owner", self.owners),
+        ):
+            if values:
+                parts.append(f"{label}: {', '.join(values)}")
+        return "; ".join(parts) if parts else "all data"
+
     def with_window(self, start: date | None, end: date | None) -> Scope:
         return replace(self, start=start, end=end)
 
