@@ -479,10 +479,14 @@ def coverage_section(ds: dict) -> None:
     for name in schema.TABLE_NAMES:
         count = int(ds.get(name) or 0)
         switches_on, export = COVERAGE[name]
+        rows_text = f"{count:,}" if count else "none"
+        if name == "transactions" and not count and int(ds.get("deals") or 0):
+            # won deals are the purchases of a dataset without transactions (the purchases view)
+            rows_text, switches_on = "none (won deals stand in)", switches_on + ", from won deals"
         rows.append(
             {
                 "Table": schema.TABLES[name].label,
-                "Rows": f"{count:,}" if count else "none",
+                "Rows": rows_text,
                 "Switches on": switches_on,
                 "To add it, export": "" if count else export,
             }

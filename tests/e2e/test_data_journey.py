@@ -33,6 +33,8 @@ def test_data_page_upload_and_import(app_server, page):
     # the new dataset is selected in the sidebar, so the sample banner is gone
     expect(page.get_by_text("You are looking at sample data")).to_have_count(0)
     expect(page.get_by_text("hubspot_deals.csv").first).to_be_visible()
+    # a deals-only dataset: its won deals are its purchases
+    expect(page.get_by_text("none (won deals stand in)")).to_be_visible()
     full_screenshot(page, "data_imported")
 
 
