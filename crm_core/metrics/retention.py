@@ -1,0 +1,522 @@
+"""Retention: cohorts, repeat purchase, churn, survival and revenue retention (QCI *customer management
+(retention)*; Gartner *Metrics*).
+
+Every function takes ``(store, scope)`` and does its set work in DuckDB (``crm_core/sql/retention_*.sql``):
+Python never loops over customers, only over a handful of periods.
+
+Conventions shared by every function
+------------------------------------
+* **Purchases** are the scope's *completed* purchases (``purchases`` view: transactions, or won deals when a
+  dataset has none). Refunded and cancelled orders are not activity and not revenue.
+* **History**: first purchases, activity before the window and purchase gaps come from the whole filtered
+  history (region/segment/owner/channel filters apply; the window does not), so a customer who first bought
+  before the window is never counted as new in it.
+* **As-of day**: the last day analysed is the window end, or the data's last day (latest purchase of the
+  dataset, any status, no filter) when that comes first or the window is open. Nothing after it is read.
+* **Periods** are calendar months, quarters or years. A period that runs past the as-of day is *partial*
+  and flagged (DESIGN §8: whole periods of equal length are compared; partial periods are marked).
+* **Inactivity rule**: a customer is *active on day X* when they bought in the ``L`` days before X (some
+  purchase day in ``[X − L, X − 1]``), and *churned as of day E* when they made no purchase in the ``L`` days
+  ending E (``[E − L + 1, E]``). ``L`` defaults to :func:`default_churn_window`.
+
+References
+----------
+[1] Fader, P. S. & Hardie, B. G. S. (2009). Probability Models for Customer-Base Analysis. Journal of
+    Interactive Marketing 23(1), 61-69 — in non-contractual settings the moment a customer is lost is not
+    observed, so churn is a rule on inactivity.
+[2] Indeed Engineering (2020). "D-Curve: an improved method for defining non-contractual churn".
+    https://engineering.indeedblog.com/blog/2020/01/defining-churn/ — the common practice of taking the churn
+    period as a percentile (90th, 95th, 99th) of the distribution of buy cycles (days between successive
+    purchases).
+[3] Berry, M. J. A. & Linoff, G. S. (2011). Data Mining Techniques, 3rd ed., Wiley, ch. 10 "Knowing when to
+    worry: using survival analysis to understand customers" — tenure from start to stop; customers still active
+    at the cut-off date are right-censored.
+[4] Kaplan, E. L. & Meier, P. (1958). Nonparametric estimation from incomplete observations. JASA 53(282).
+[5] Net and gross revenue retention, the SaaS definitions: NRR = (starting revenue + expansion − contraction −
+    churn) / starting revenue (ChurnZero, "Net Revenue Retention", https://churnzero.net/churnopedia/
+    net-revenue-retention/); GRR = (starting revenue − churn − contraction) / starting revenue, expansion
+    excluded, fixed starting cohort (https://dnoise.online/en/metrics/formulas/grr-formula).
+[6] Fader, P. S. & Hardie, B. G. S. — cohort ("layer cake" / C3) views of retention by acquisition period;
+    Gupta, S. et al. (2006). Modeling Customer Lifetime Value. Journal of Service Research 9(2) — retention as
+    the share of an acquisition cohort still buying.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import polars as pl
+
+from crm_core import sql
+from crm_core.metrics.scope import Scope, purchases_sql
+from crm_core.models.survival import KaplanMeier
+
+__all__ = [
+    "PERIOD_MONTHS",
+    "ChurnResult",
+    "ChurnRule",
+    "Cohorts",
+    "churn",
+    "churn_trend",
+    "cohort_matrix",
+    "default_churn_window",
+    "lifetimes",
+    "pivot_cohorts",
+    "repeat_purchase_rate",
+    "retention_summary",
+    "revenue_retention",
+    "survival_curve",
+]
+
+PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+CHURN_QUANTILE = 0.9  # [2]: the 90th percentile of repeat gaps
+FALLBACK_CHURN_DAYS = 365  # no customer has bought twice: one year of silence (stated in how_derived)
+ONE = timedelta(days=1)
+
+
+# ---------------------------------------------------------------------------------------------------- plumbing
+@dataclass(frozen=True)
+class _Extent:
+    data_start: date  # first purchase day of the dataset (any status, no filter)
+    data_end: date  # last purchase day of the dataset
+    as_of: date  # last day analysed: min(window end, data end)
+    window_start: date | None  # the scope's window start (None = open)
+
+    @property
+    def empty(self) -> bool:
+        return self.window_start is not None and self.window_start > self.as_of
+
+
+def _extent(store, scope: Scope) -> _Extent | None:
+    """The data's first and last purchase days and the as-of day; None when the dataset has no purchase."""
+    row = store.query(
+        "SELECT MIN(occurred_at)::DATE AS lo, MAX(occurred_at)::DATE AS hi FROM purchases WHERE dataset_id = $dataset",
+        {"dataset": scope.dataset_id},
+    ).row(0)
+    if row[0] is None:
+        return None
+    as_of = row[1] if scope.end is None else min(scope.end, row[1])
+    return _Extent(row[0], row[1], as_of, scope.start)
+
+
+_COMMENT = re.compile(r"--[^\n]*")
+
+
+def _run(store, scope: Scope, name: str, *, outer: str = "SELECT * FROM q", **values) -> pl.DataFrame:
+    """Run ``crm_core/sql/<name>.sql`` over ``scoped`` = the scope's completed purchases, whole filtered history.
+
+    ``outer`` is a query over its result ``q`` (default: all of it). Binds the scope's parameters and
+    ``values``, only those the query uses (DuckDB refuses unused ones).
+    """
+    text = (
+        f"WITH scoped AS ({purchases_sql(windowed=False, statuses=('completed',))}),\n"
+        f"q AS (\n{sql.load(name)}\n)\n{outer}"
+    )
+    used = set(re.findall(r"\$([A-Za-z_]\w*)", _COMMENT.sub("", text)))
+    every = {**scope.params(), **values}
+    missing = used - every.keys()
+    if missing:
+        raise KeyError(f"{name}.sql needs parameters {sorted(missing)}")
+    return store.query(text, {k: every[k] for k in used})
+
+
+def _months(period: str, allowed=("month", "quarter", "year")) -> int:
+    if period not in allowed:
+        raise ValueError(f"period must be one of {', '.join(allowed)}; got {period!r}")
+    return PERIOD_MONTHS[period]
+
+
+def _trunc(d: date, months: int) -> date:
+    """First day of the calendar period (of ``months`` months, aligned on January) holding ``d``."""
+    return date(d.year, (d.month - 1) // months * months + 1, 1)
+
+
+def _add_months(d: date, n: int) -> date:
+    k = d.year * 12 + d.month - 1 + n
+    return date(k // 12, k % 12 + 1, 1)
+
+
+def _period_starts(first: date, last: date, months: int) -> list[date]:
+    """Starts of the calendar periods that begin on or after ``first`` and on or before ``last``."""
+    start = _trunc(first, months)
+    if start < first:
+        start = _add_months(start, months)
+    out = []
+    while start <= last:
+        out.append(start)
+        start = _add_months(start, months)
+    return out
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num) / float(den) if den else float("nan")
+
+
+# ---------------------------------------------------------------------------------------------------- cohorts
+_CELL_SCHEMA = {
+    "cohort": pl.Date, "period": pl.Date, "age": pl.Int32, "cohort_size": pl.Int64, "active": pl.Int64,
+    "revenue": pl.Float64, "base": pl.Float64, "count": pl.Float64, "value": pl.Float64, "partial": pl.Boolean,
+}
+_SIZE_SCHEMA = {"cohort": pl.Date, "customers": pl.Int64, "first_period_revenue": pl.Float64,
+                "partial_cohort": pl.Boolean}
+
+
+@dataclass(frozen=True)
+class Cohorts:
+    """Acquisition cohorts by period of first purchase.
+
+    Attributes
+    ----------
+    period, measure : the calendar period ("month" / "quarter") and the measure ("customers" / "revenue").
+    as_of : last day analysed (None when the scope has no purchase).
+    cells : long frame, one row per (cohort, age) from age 0 up to the period holding ``as_of``:
+        ``cohort`` (first day of the acquisition period), ``period`` (first day of the period measured),
+        ``age`` (periods since acquisition), ``cohort_size`` (customers acquired), ``active`` (cohort customers
+        with at least one completed purchase in the period), ``revenue`` (their completed revenue in it),
+        ``base`` (denominator: cohort size, or the cohort's age-0 revenue), ``count`` (numerator: ``active``
+        or ``revenue``), ``value`` = count / base (share active, or revenue retained; null when the base is 0)
+        and ``partial`` (the period runs past ``as_of``: not a whole period, never to be read as one).
+    sizes : one row per cohort: ``customers``, ``first_period_revenue``, ``partial_cohort`` (the acquisition
+        period starts before the window or the data, or is still running at ``as_of``: fewer days of
+        acquisition than a whole period).
+    """
+
+    period: str
+    measure: str
+    as_of: date | None
+    cells: pl.DataFrame
+    sizes: pl.DataFrame
+
+    def pivot(self, values: str = "value") -> pl.DataFrame:
+        """Wide matrix: one row per cohort, one column per age ("0", "1", …); see :func:`pivot_cohorts`."""
+        return pivot_cohorts(self.cells, values)
+
+
+def pivot_cohorts(cells: pl.DataFrame, values: str = "value") -> pl.DataFrame:
+    """Pivot a long cohort frame (``Cohorts.cells``) to cohort × age; cells beyond ``as_of`` are null."""
+    if cells.is_empty():
+        return pl.DataFrame(schema={"cohort": pl.Date})
+    wide = cells.sort("cohort", "age").pivot(on="age", index="cohort", values=values, aggregate_function=None)
+    ages = sorted((c for c in wide.columns if c != "cohort"), key=int)
+    return wide.select("cohort", *ages).sort("cohort")
+
+
+def cohort_matrix(store, scope: Scope, period: str = "month", measure: str = "customers") -> Cohorts:
+    """Retention of acquisition cohorts [6].
+
+    A customer belongs to the cohort of the period of their first completed purchase ever (whole filtered
+    history); the window picks the cohorts shown (first purchase inside it) and its end is the as-of day.
+    ``measure="customers"``: share of the cohort with at least one completed purchase in the period (age 0 is
+    1 by construction). ``measure="revenue"``: the cohort's revenue in the period ÷ its age-0 revenue ("revenue
+    retained"; may exceed 1).
+
+    Parameters
+    ----------
+    store : crm_core.store.Store
+    scope : Scope
+    period : "month" | "quarter"
+    measure : "customers" | "revenue"
+    """
+    months = _months(period, ("month", "quarter"))
+    if measure not in ("customers", "revenue"):
+        raise ValueError(f"measure must be 'customers' or 'revenue'; got {measure!r}")
+    ext = _extent(store, scope)
+    if ext is None or ext.empty:
+        return Cohorts(period, measure, None if ext is None else ext.as_of,
+                       pl.DataFrame(schema=_CELL_SCHEMA), pl.DataFrame(schema=_SIZE_SCHEMA))
+    raw = _run(store, scope, "retention_cohorts", as_of=ext.as_of, win_start=ext.window_start, unit=period,
+               months=months).sort("cohort", "age")
+    first_rev = raw.filter(pl.col("age") == 0).select("cohort", first_period_revenue="revenue")
+    cells = raw.join(first_rev, on="cohort", how="left")
+    if measure == "customers":
+        cells = cells.with_columns(base=pl.col("cohort_size").cast(pl.Float64),
+                                   count=pl.col("active").cast(pl.Float64))
+    else:
+        cells = cells.with_columns(base=pl.col("first_period_revenue"), count=pl.col("revenue"))
+    cells = cells.with_columns(
+        value=pl.when(pl.col("base") > 0).then(pl.col("count") / pl.col("base")).otherwise(None)
+    ).select(list(_CELL_SCHEMA)).cast(_CELL_SCHEMA)
+    # acquisition period cut: it starts before the window (or the data) or runs past the as-of day
+    cut_start = max(ext.data_start, ext.window_start or ext.data_start)
+    sizes = (
+        raw.filter(pl.col("age") == 0)
+        .select(
+            "cohort",
+            customers=pl.col("cohort_size"),
+            first_period_revenue=pl.col("revenue"),
+            partial_cohort=pl.col("partial") | (pl.col("cohort") < pl.lit(cut_start)),
+        )
+        .cast(_SIZE_SCHEMA)
+    )
+    return Cohorts(period, measure, ext.as_of, cells, sizes)
+
+
+# ---------------------------------------------------------------------------------------------------- repeat
+def repeat_purchase_rate(store, scope: Scope) -> float:
+    """Share of new customers who bought again.
+
+    New customers: those whose first completed purchase ever (whole filtered history) falls in the window.
+    Repeaters: those of them with completed purchases on at least two distinct days on or before the window
+    end (several orders on one day are one purchase). Customers acquired late in the window have had less
+    time to come back, so short or recent windows read low. NaN when the window has no new customer.
+    """
+    ext = _extent(store, scope)
+    if ext is None or ext.empty:
+        return float("nan")
+    row = _run(store, scope, "retention_repeat", as_of=ext.as_of, win_start=ext.window_start).row(0, named=True)
+    return _ratio(row["repeaters"], row["new_customers"])
+
+
+# ---------------------------------------------------------------------------------------------------- churn
+@dataclass(frozen=True)
+class ChurnRule:
+    """An inactivity rule: churned after ``days`` days without a completed purchase.
+
+    ``how_derived`` says how ``days`` was chosen (shown to the user); ``gap_quantile`` is the raw percentile
+    in days (NaN when there was no repeat gap) and ``gaps`` the number of repeat gaps it was taken over.
+    """
+
+    days: int
+    how_derived: str
+    gap_quantile: float = float("nan")
+    gaps: int = 0
+
+
+def default_churn_window(store, scope: Scope, quantile: float = CHURN_QUANTILE) -> ChurnRule:
+    """The churn window derived from the customers' own buying rhythm [2].
+
+    Rule: take the gaps in days between consecutive distinct purchase days of each customer (completed
+    purchases, whole filtered history up to the as-of day), the ``quantile`` (default 90th percentile, linear
+    interpolation) of all those gaps, and round it *up to whole weeks* (at least 7 days). Customers are then
+    considered churned after no purchase for longer than that: 9 in 10 repeat purchases come sooner.
+    Without any repeat purchase the rule falls back to 365 days and says so.
+    """
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile must be in (0, 1); got {quantile!r}")
+    ext = _extent(store, scope)
+    pct = f"{quantile * 100:g}th percentile"
+    if ext is None:
+        return ChurnRule(FALLBACK_CHURN_DAYS, "no purchases: one year without a purchase (fallback)")
+    row = _run(store, scope, "retention_gaps", as_of=ext.as_of, quantile=quantile).row(0, named=True)
+    if not row["gaps"]:
+        return ChurnRule(FALLBACK_CHURN_DAYS,
+                         "no customer has bought on two different days: one year without a purchase (fallback)")
+    q = float(row["gap_quantile"])
+    days = max(7, 7 * math.ceil(q / 7))
+    return ChurnRule(
+        days,
+        f"{pct} of {row['gaps']:,} gaps between consecutive purchase days of the same customer "
+        f"({q:.1f} days), rounded up to whole weeks: customers are considered churned after no purchase "
+        f"for longer than {days} days",
+        q,
+        int(row["gaps"]),
+    )
+
+
+@dataclass(frozen=True)
+class ChurnResult:
+    """Churn over one period under an inactivity rule of ``inactivity_days``.
+
+    ``active_at_start``: customers with a completed purchase in the ``inactivity_days`` days before ``start``;
+    ``churned``: those of them with no completed purchase in the ``inactivity_days`` days ending ``end``;
+    ``churn_rate`` = churned / active_at_start (NaN when nobody was active); ``retained`` = the others.
+    """
+
+    start: date | None
+    end: date | None
+    inactivity_days: int
+    active_at_start: int
+    churned: int
+    retained: int
+    churn_rate: float
+
+
+def _inactivity(store, scope: Scope, inactivity_days: int | None) -> int:
+    if inactivity_days is None:
+        return default_churn_window(store, scope).days
+    days = int(inactivity_days)
+    if days < 1:
+        raise ValueError(f"inactivity_days must be at least 1; got {inactivity_days!r}")
+    return days
+
+
+def _churn_periods(store, scope: Scope, starts: list[date], ends: list[date], days: int) -> pl.DataFrame:
+    return _run(store, scope, "retention_churn", starts=starts, ends=ends, inactivity=days,
+                last_day=max(ends)).sort("period_start")
+
+
+def churn(store, scope: Scope, inactivity_days: int | None = None) -> ChurnResult:
+    """Churn over the analysis window under the inactivity rule [1], [2].
+
+    The period is the window [start, as-of day]; with an open window start it is the ``inactivity_days``
+    days ending the as-of day (so: of the customers who bought in the churn window before, how many have not
+    bought in the latest one).
+    """
+    days = _inactivity(store, scope, inactivity_days)
+    ext = _extent(store, scope)
+    if ext is None or ext.empty:
+        return ChurnResult(scope.start, scope.end, days, 0, 0, 0, float("nan"))
+    start = ext.window_start if ext.window_start is not None else ext.as_of - timedelta(days=days - 1)
+    row = _churn_periods(store, scope, [start], [ext.as_of], days).row(0, named=True)
+    active, churned = int(row["active_at_start"]), int(row["churned"])
+    return ChurnResult(start, ext.as_of, days, active, churned, active - churned, _ratio(churned, active))
+
+
+def churn_trend(store, scope: Scope, period: str = "month", inactivity_days: int | None = None) -> pl.DataFrame:
+    """Churn per calendar period: columns period_start, period_end, active_at_start, churned, churn_rate, partial.
+
+    Periods are those starting inside the window (open window: from the first period that starts at least
+    ``inactivity_days`` after the data's first day — before that the data cannot tell who was active) up to
+    the as-of day. Churn in a period is :func:`churn` with the window set to that period; the last period,
+    when it runs past the as-of day, is measured up to the as-of day and flagged ``partial``.
+    """
+    months = _months(period)
+    days = _inactivity(store, scope, inactivity_days)
+    schema = {"period_start": pl.Date, "period_end": pl.Date, "active_at_start": pl.Int64, "churned": pl.Int64,
+              "churn_rate": pl.Float64, "partial": pl.Boolean}
+    ext = _extent(store, scope)
+    if ext is None or ext.empty:
+        return pl.DataFrame(schema=schema)
+    first = ext.window_start if ext.window_start is not None else ext.data_start + timedelta(days=days)
+    starts = _period_starts(first, ext.as_of, months)
+    if not starts:
+        return pl.DataFrame(schema=schema)
+    full_ends = [_add_months(s, months) - ONE for s in starts]
+    ends = [min(e, ext.as_of) for e in full_ends]
+    out = _churn_periods(store, scope, starts, ends, days)
+    return out.with_columns(
+        churn_rate=pl.when(pl.col("active_at_start") > 0)
+        .then(pl.col("churned") / pl.col("active_at_start"))
+        .otherwise(None),
+        partial=pl.Series([fe > ext.as_of for fe in full_ends]),
+    ).select(list(schema)).cast(schema)
+
+
+# ---------------------------------------------------------------------------------------------------- survival
+def lifetimes(store, scope: Scope, inactivity_days: int | None = None) -> pl.DataFrame:
+    """One row per customer acquired in the window: customer_id, duration_days, observed.
+
+    Lifetime (Berry & Linoff's *tenure* [3]) runs from the first to the last completed purchase day: the
+    churn moment is the last purchase, known only once ``inactivity_days`` (L) have passed without another.
+
+    * churned (``observed`` true): last purchase at least L days before the day after the as-of day (the
+      inactivity rule); ``duration_days`` = last − first purchase day.
+    * still active (right-censored): ``duration_days`` = (as-of − L) − first purchase day. Whether a customer
+      stopped on day X is only known L days later, so as-of − L is the last day whose outcome is known for
+      everybody: the lifetime is known to exceed it. This censoring depends only on the calendar
+      (administrative, independent of behaviour), as the Kaplan-Meier estimator [4] assumes — censoring at
+      the customer's own last purchase would not be.
+    * customers acquired fewer than L days before the as-of day cannot be judged yet and are left out (they
+      would be censored before time 0 and change no survival value).
+
+    Survival on this clock, S(t), is the probability that a customer keeps buying for more than t days after
+    their first purchase; one-time buyers who lapse are events at t = 0.
+    """
+    days = _inactivity(store, scope, inactivity_days)
+    ext = _extent(store, scope)
+    schema = {"customer_id": pl.String, "duration_days": pl.Int32, "observed": pl.Boolean}
+    if ext is None or ext.empty:
+        return pl.DataFrame(schema=schema)
+    return _run(store, scope, "retention_lifetimes", as_of=ext.as_of, win_start=ext.window_start,
+                inactivity=days).cast(schema)
+
+
+def survival_curve(store, scope: Scope, inactivity_days: int | None = None) -> tuple[KaplanMeier | None, float]:
+    """Kaplan-Meier survival of customer lifetimes (:func:`lifetimes`), fitted on unique (duration, observed)
+    pairs with customer counts as weights (computed in SQL, so a million customers fit in well under a second).
+
+    Returns
+    -------
+    (KaplanMeier or None, median lifetime in days)
+        None and NaN when no customer can be judged; the median is ``inf`` when survival never reaches 0.5.
+    """
+    days = _inactivity(store, scope, inactivity_days)
+    ext = _extent(store, scope)
+    if ext is None or ext.empty:
+        return None, float("nan")
+    grouped = _run(store, scope, "retention_lifetimes", as_of=ext.as_of, win_start=ext.window_start,
+                   inactivity=days,
+                   outer="SELECT duration_days, observed, COUNT(*)::BIGINT AS customers FROM q GROUP BY ALL")
+    if grouped.is_empty():
+        return None, float("nan")
+    km = KaplanMeier().fit(grouped["duration_days"].cast(pl.Float64), grouped["observed"].cast(pl.Int8),
+                           weights=grouped["customers"].cast(pl.Float64))
+    return km, km.median_
+
+
+# ---------------------------------------------------------------------------------------------------- revenue
+def revenue_retention(store, scope: Scope, period: str = "month") -> pl.DataFrame:
+    """Net and gross revenue retention per calendar period [5].
+
+    For period P the starting customers are those with completed revenue > 0 in the period before P; their
+    revenue then is the *starting revenue*. Per customer, with ``last`` and ``this`` their revenue in the
+    previous period and in P (a net-negative period counts as 0): expansion = Σ max(this − last, 0),
+    contraction = Σ max(last − this, 0) over customers still buying, churned = Σ last over customers with no
+    revenue in P.
+
+    * NRR = Σ this / Σ last = (start + expansion − contraction − churned) / start
+    * GRR = Σ min(this, last) / Σ last = (start − contraction − churned) / start (expansion excluded)
+
+    New customers of P do not count. Periods are those starting inside the window (all when open) up to the
+    as-of day; ``partial`` marks a period that runs past the as-of day or whose previous period starts
+    before the data's first day — neither compares whole periods.
+
+    Columns: period, starting_customers, starting_revenue, expansion, contraction, churned, churned_customers,
+    net_revenue_retention, gross_revenue_retention, partial.
+    """
+    months = _months(period)
+    schema = {"period": pl.Date, "starting_customers": pl.Int64, "starting_revenue": pl.Float64,
+              "expansion": pl.Float64, "contraction": pl.Float64, "churned": pl.Float64,
+              "churned_customers": pl.Int64, "net_revenue_retention": pl.Float64,
+              "gross_revenue_retention": pl.Float64, "partial": pl.Boolean}
+    ext = _extent(store, scope)
+    if ext is None or ext.empty:
+        return pl.DataFrame(schema=schema)
+    first = None
+    if ext.window_start is not None:
+        first = _trunc(ext.window_start, months)
+        if first < ext.window_start:
+            first = _add_months(first, months)
+    raw = _run(store, scope, "retention_revenue", as_of=ext.as_of, unit=period, months=months, first_period=first)
+    if raw.is_empty():
+        return pl.DataFrame(schema=schema)
+    starts = raw["period"].to_list()
+    partial = [_add_months(p, months) - ONE > ext.as_of or _add_months(p, -months) < ext.data_start
+               for p in starts]
+    return (
+        raw.with_columns(
+            net_revenue_retention=pl.col("ending_revenue") / pl.col("starting_revenue"),
+            gross_revenue_retention=pl.col("retained_revenue") / pl.col("starting_revenue"),
+            partial=pl.Series(partial, dtype=pl.Boolean),
+        )
+        .sort("period")
+        .select(list(schema))
+        .cast(schema)
+    )
+
+
+# ---------------------------------------------------------------------------------------------------- summary
+def retention_summary(store, scope: Scope, period: str = "quarter") -> dict:
+    """Headline retention figures of the scope.
+
+    Keys: repeat_rate, churn_rate, churn_window_days, churn_window_rule, median_lifetime_days, nrr, grr,
+    nrr_period (start of the latest whole ``period`` with a revenue-retention figure, or None).
+    """
+    rule = default_churn_window(store, scope)
+    ch = churn(store, scope, rule.days)
+    _, median = survival_curve(store, scope, rule.days)
+    rr = revenue_retention(store, scope, period).filter(~pl.col("partial"))
+    latest = rr.tail(1).to_dicts()[0] if rr.height else None
+    return {
+        "repeat_rate": repeat_purchase_rate(store, scope),
+        "churn_rate": ch.churn_rate,
+        "churn_window_days": rule.days,
+        "churn_window_rule": rule.how_derived,
+        "median_lifetime_days": median,
+        "nrr": latest["net_revenue_retention"] if latest else float("nan"),
+        "grr": latest["gross_revenue_retention"] if latest else float("nan"),
+        "nrr_period": latest["period"] if latest else None,
+    }

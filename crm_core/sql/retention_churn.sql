@@ -1,0 +1,58 @@
+-- Churn under an inactivity rule, for several periods at once (crm_core.metrics.retention.churn and
+-- churn_trend). Reads `scoped` (completed purchases, whole filtered history). Bound: $starts and
+-- $ends (DATE[] of equal length: first and last day of each period), $inactivity (L days).
+--
+-- A customer is *active on day X* when they bought in the L days before X: some purchase day d
+-- with X - L <= d <= X - 1. For period [S, E]: the base is the customers active on S (bought in
+-- the L days before the period); churned are those of the base not active on E + 1 (no purchase in
+-- the L days ending E).
+--
+-- Each purchase day d makes the customer active on days d + 1 … d + L. Consecutive purchase days
+-- closer than L + 1 days give overlapping or touching ranges, so each customer's active days are a
+-- few disjoint islands [first d + 1, last d + L] (gaps and islands). A point is then matched to at
+-- most one island of a customer — one range join, no customer × period product.
+WITH
+days AS (
+    SELECT DISTINCT customer_id, CAST(occurred_at AS DATE) AS day
+    FROM scoped
+    WHERE CAST(occurred_at AS DATE) <= $last_day::DATE
+),
+marked AS (
+    SELECT customer_id, day,
+           CASE WHEN day - lag(day) OVER (PARTITION BY customer_id ORDER BY day) <= $inactivity::INTEGER
+                THEN 0 ELSE 1 END AS new_island
+    FROM days
+),
+numbered AS (
+    SELECT customer_id, day,
+           SUM(new_island) OVER (PARTITION BY customer_id ORDER BY day ROWS UNBOUNDED PRECEDING) AS island
+    FROM marked
+),
+islands AS (
+    SELECT customer_id, MIN(day) + 1 AS lo, MAX(day) + $inactivity::INTEGER AS hi
+    FROM numbered GROUP BY customer_id, island
+),
+periods AS (
+    SELECT unnest($starts::DATE[]) AS period_start, unnest($ends::DATE[]) AS period_end
+),
+base AS (
+    SELECT p.period_start, i.customer_id
+    FROM periods p JOIN islands i ON p.period_start BETWEEN i.lo AND i.hi
+),
+still AS (
+    SELECT p.period_start, i.customer_id
+    FROM periods p JOIN islands i ON p.period_end + 1 BETWEEN i.lo AND i.hi
+),
+counts AS (
+    SELECT b.period_start,
+           COUNT(*)::BIGINT                                 AS active_at_start,
+           COUNT(*) FILTER (WHERE s.customer_id IS NULL)::BIGINT AS churned
+    FROM base b
+    LEFT JOIN still s ON s.period_start = b.period_start AND s.customer_id = b.customer_id
+    GROUP BY b.period_start
+)
+SELECT p.period_start, p.period_end,
+       COALESCE(c.active_at_start, 0)::BIGINT AS active_at_start,
+       COALESCE(c.churned, 0)::BIGINT         AS churned
+FROM periods p LEFT JOIN counts c USING (period_start)
+ORDER BY p.period_start

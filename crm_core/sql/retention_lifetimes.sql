@@ -1,0 +1,29 @@
+-- Customer lifetimes for survival analysis (crm_core.metrics.retention.lifetimes). Reads `scoped`
+-- (completed purchases, whole filtered history). Bound: $as_of, $win_start, $inactivity (L days).
+--
+-- Lifetime = days from the first to the last purchase day. Churned (observed) when the last
+-- purchase is at least L days before the day after $as_of (no purchase in the L days ending
+-- $as_of): duration = last - first. Otherwise right-censored: the lifetime is known to exceed
+-- $as_of - L - first (administrative censoring, independent of the customer's behaviour).
+-- Customers acquired fewer than L days before $as_of cannot be judged yet and are left out.
+WITH
+per_customer AS (
+    SELECT customer_id,
+           MIN(CAST(occurred_at AS DATE)) AS first_day,
+           MAX(CAST(occurred_at AS DATE)) AS last_day
+    FROM scoped
+    WHERE CAST(occurred_at AS DATE) <= $as_of::DATE
+    GROUP BY customer_id
+),
+judged AS (
+    SELECT customer_id, first_day, last_day,
+           last_day <= $as_of::DATE - $inactivity::INTEGER AS observed
+    FROM per_customer
+    WHERE ($win_start::DATE IS NULL OR first_day >= $win_start::DATE)
+      AND first_day <= $as_of::DATE - $inactivity::INTEGER
+)
+SELECT customer_id,
+       (CASE WHEN observed THEN last_day - first_day
+             ELSE ($as_of::DATE - $inactivity::INTEGER) - first_day END)::INTEGER AS duration_days,
+       observed
+FROM judged
