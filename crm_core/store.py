@@ -27,7 +27,7 @@ from crm_core import schema, sql
 from crm_core.sql import quote_ident
 
 DEFAULT_DB = Path(__file__).resolve().parents[1] / "data" / "crm.duckdb"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: cost rates; cost_to_serve and net_profit in customer_facts
 
 
 class StoreError(Exception):
@@ -107,12 +107,28 @@ _META_DDL = (
         headers JSON,
         saved_at TIMESTAMP NOT NULL
     )""",
+    # A dataset's own activity cost rates (DESIGN §4 "settings per dataset: cost_rates"); a pool/unit
+    # without a row here takes its default from cost_rate_defaults (crm_core/metrics/cost_rates.yaml).
+    """CREATE TABLE IF NOT EXISTS cost_rates (
+        dataset_id INTEGER NOT NULL,
+        pool VARCHAR NOT NULL,
+        unit VARCHAR NOT NULL,
+        rate DOUBLE NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS cost_rate_defaults (
+        position INTEGER NOT NULL,
+        pool VARCHAR NOT NULL,
+        unit VARCHAR NOT NULL,
+        rate DOUBLE NOT NULL
+    )""",
 )
 
-_FACTS_DDL = (
-    "CREATE TABLE IF NOT EXISTS customer_facts AS "
-    f"SELECT * FROM ({sql.load('customer_facts')}) WHERE FALSE"
-)
+
+def _facts_sql() -> str:
+    """The stored customer_facts query (parameter ``$dataset``), cost-to-serve fragment included."""
+    from crm_core.metrics import cost  # imported here: crm_core.metrics may import the store
+
+    return cost.expand(sql.load("customer_facts"))
 
 
 def _first(result) -> tuple | None:
@@ -188,10 +204,48 @@ class Store:
             for table in schema.TABLES.values():
                 cur.execute(schema.create_table_sql(table))
             cur.execute(sql.load("purchases_view"))
-            cur.execute(_FACTS_DDL, {"dataset": 0})
+            stale = self._sync_default_rates(cur)
+            stale = self._ensure_facts_table(cur) or stale
+            if stale:  # facts computed with other default rates or another column set
+                for (dataset_id,) in cur.execute("SELECT dataset_id FROM datasets").fetchall():
+                    self._rebuild_facts(cur, int(dataset_id))
             cur.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
             )
+
+    @staticmethod
+    def _sync_default_rates(cur) -> bool:
+        """Mirror cost_rates.yaml into cost_rate_defaults; True when the defaults changed."""
+        from crm_core.metrics import cost
+
+        rows = [(i, *r) for i, r in enumerate(cost.default_rates().iter_rows())]
+        have = cur.execute("SELECT position, pool, unit, rate FROM cost_rate_defaults ORDER BY position").fetchall()
+        if [tuple(h) for h in have] == rows:
+            return False
+        cur.execute("DELETE FROM cost_rate_defaults")
+        cur.executemany("INSERT INTO cost_rate_defaults VALUES (?, ?, ?, ?)", rows)
+        return bool(have)
+
+    @staticmethod
+    def _ensure_facts_table(cur) -> bool:
+        """Create customer_facts with the columns of the facts query; recreate it (True) when a file made
+        by an older version has other columns."""
+        query = f"SELECT * FROM ({_facts_sql()}) WHERE FALSE"
+        result = cur.execute(query, {"dataset": 0})
+        want = [d[0] for d in result.description]
+        result.fetchall()  # consume: DuckDB 2.0 refuses new work on a cursor with an unfinished result
+        have = [
+            r[0]
+            for r in cur.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = 'customer_facts' AND table_schema = current_schema() ORDER BY ordinal_position"
+            ).fetchall()
+        ]
+        if have == want:
+            return False
+        cur.execute("DROP TABLE IF EXISTS customer_facts")
+        cur.execute(f"CREATE TABLE customer_facts AS {query}", {"dataset": 0})
+        return bool(have)
 
     # ------------------------------------------------------------------ datasets
     def datasets(self) -> pl.DataFrame:
@@ -259,7 +313,7 @@ class Store:
         with self.transaction() as cur:
             if _first(cur.execute("SELECT 1 FROM datasets WHERE dataset_id = ?", [dataset_id])) is None:
                 raise StoreError(f"There is no dataset {dataset_id}.")
-            for table in (*schema.TABLE_NAMES, "customer_facts", "import_batches", "datasets"):
+            for table in (*schema.TABLE_NAMES, "customer_facts", "cost_rates", "import_batches", "datasets"):
                 cur.execute(f"DELETE FROM {quote_ident(table)} WHERE dataset_id = ?", [dataset_id])
 
     def batches(self, dataset_id: int | None = None) -> pl.DataFrame:
@@ -426,7 +480,7 @@ class Store:
     @staticmethod
     def _rebuild_facts(cur, dataset_id: int) -> None:
         cur.execute("DELETE FROM customer_facts WHERE dataset_id = ?", [dataset_id])
-        cur.execute(f"INSERT INTO customer_facts {sql.load('customer_facts')}", {"dataset": dataset_id})
+        cur.execute(f"INSERT INTO customer_facts BY NAME {_facts_sql()}", {"dataset": dataset_id})
 
     def rebuild_facts(self, dataset_id: int) -> None:
         with self.transaction() as cur:
@@ -481,6 +535,8 @@ class Store:
     def snapshot(self) -> dict[str, list]:
         """Every row of every table, sorted: for tests that assert the store is unchanged."""
         out = {}
-        for t in ("datasets", "import_batches", "mapping_profiles", "customer_facts", *schema.TABLE_NAMES):
+        for t in (
+            "datasets", "import_batches", "mapping_profiles", "customer_facts", "cost_rates", *schema.TABLE_NAMES
+        ):
             out[t] = sorted(map(repr, self.cursor().execute(f"SELECT * FROM {quote_ident(t)}").fetchall()))
         return out

@@ -1,7 +1,12 @@
 -- One row per customer of dataset $dataset: every customer in the customers table or seen in any
 -- activity table. Revenue counts completed purchases only; refunded and cancelled orders are counted
--- apart. Rebuilt inside every import transaction.
+-- apart. Cost to serve and net profit use the dataset's cost rates (cost_to_serve.sql, all-time).
+-- Rebuilt inside every import transaction and whenever the dataset's cost rates change.
 WITH
+cost_purchases AS (SELECT * FROM purchases WHERE dataset_id = $dataset),
+cost_interactions AS (SELECT * FROM interactions WHERE dataset_id = $dataset),
+-- @include cost_to_serve
+,
 buys AS (
     SELECT
         customer_id,
@@ -16,8 +21,7 @@ buys AS (
         COUNT(*) FILTER (WHERE status = 'cancelled')                                AS cancelled_orders,
         COUNT(DISTINCT category) FILTER (WHERE status = 'completed')                AS categories,
         MODE(channel) FILTER (WHERE status = 'completed' AND channel IS NOT NULL)   AS main_channel
-    FROM purchases
-    WHERE dataset_id = $dataset
+    FROM cost_purchases
     GROUP BY customer_id
 ),
 touches AS (
@@ -27,8 +31,7 @@ touches AS (
         COUNT(*) FILTER (WHERE lower(kind) = 'ticket') AS tickets,
         COALESCE(SUM(duration_minutes), 0)             AS interaction_minutes,
         MAX(occurred_at)                               AS last_interaction
-    FROM interactions
-    WHERE dataset_id = $dataset
+    FROM cost_interactions
     GROUP BY customer_id
 ),
 answers AS (
@@ -85,10 +88,13 @@ SELECT
     COALESCE(d.deals_won, 0)::INTEGER                         AS deals_won,
     COALESCE(d.deals_lost, 0)::INTEGER                        AS deals_lost,
     COALESCE(d.deals_open, 0)::INTEGER                        AS deals_open,
-    (c.customer_id IS NOT NULL)                               AS in_customers_table
+    (c.customer_id IS NOT NULL)                               AS in_customers_table,
+    COALESCE(k.cost_to_serve, 0)::DOUBLE                      AS cost_to_serve,
+    COALESCE(k.net_profit, 0)::DOUBLE                         AS net_profit
 FROM everyone AS e
 LEFT JOIN (SELECT * FROM customers WHERE dataset_id = $dataset) AS c USING (customer_id)
 LEFT JOIN buys       AS b USING (customer_id)
 LEFT JOIN touches    AS t USING (customer_id)
 LEFT JOIN answers    AS a USING (customer_id)
 LEFT JOIN deal_stats AS d USING (customer_id)
+LEFT JOIN customer_profit AS k USING (customer_id)

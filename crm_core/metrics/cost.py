@@ -1,0 +1,396 @@
+"""Cost to serve and customer profitability by activity-based costing (DESIGN.md §1 "Cost to serve", §4, §6).
+
+Every customer is charged for the activities it causes, priced per dataset by editable *cost rates*:
+
+* interactions, one pool per kind (call, email, meeting, visit, chat, ticket, other): contacts x
+  ``per_contact`` + minutes x ``per_minute`` + the explicit ``interactions.cost`` (travel and other
+  expenses recorded on the interaction). This is time-driven activity-based costing: an activity is priced by
+  the time it takes at the capacity cost rate of the people doing it (Kaplan, R. S. & Anderson, S. R. 2004,
+  "Time-driven activity-based costing", *Harvard Business Review* 82(11), 131-138);
+* order handling: completed orders x the ``order`` rate (``per_order``);
+* returns: refunded orders x the ``return`` rate (``per_return``).
+
+Then, per customer (Cooper, R. & Kaplan, R. S. 1991, "Profit priorities from activity-based costing",
+*HBR* 69(3); Kaplan, R. S. & Cooper, R. 1998, *Cost & Effect*, ch. 10 "Customer profitability"):
+``gross_margin = revenue - cogs`` and ``net_profit = gross_margin - cost_to_serve`` with
+``cost_to_serve`` the sum of the pools. Discounts are reported (``discounts``) but not charged: the
+canonical ``amount`` is net revenue (DESIGN §4), so a discount is already out of revenue and charging it
+again would count it twice. When a dataset records no COGS, ``cogs`` is 0 and ``has_cogs`` is false, so
+``net_profit`` is then revenue less cost to serve.
+
+The costing is one SQL fragment, ``crm_core/sql/cost_to_serve.sql``, shared by :func:`cost_to_serve`,
+the windowed facts (:mod:`crm_core.metrics.facts`) and the stored ``customer_facts`` table. Default rates
+are data (``cost_rates.yaml``), mirrored into the store table ``cost_rate_defaults``; a dataset's own
+rates live in ``cost_rates`` and :func:`set_rates` rebuilds that dataset's stored facts in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import polars as pl
+import yaml
+
+from crm_core import sql
+from crm_core.metrics.scope import Scope, activity_sql, purchases_sql
+
+if TYPE_CHECKING:  # pragma: no cover
+    from crm_core.store import Store
+
+RATES_FILE = Path(__file__).with_name("cost_rates.yaml")
+
+INTERACTION_KINDS: tuple[str, ...] = ("call", "email", "meeting", "visit", "chat", "ticket")
+INTERACTION_POOLS: tuple[str, ...] = (*INTERACTION_KINDS, "other")
+POOLS: tuple[str, ...] = (*INTERACTION_POOLS, "order", "return")
+UNITS: dict[str, tuple[str, ...]] = {
+    **{p: ("per_contact", "per_minute") for p in INTERACTION_POOLS},
+    "order": ("per_order",),
+    "return": ("per_return",),
+}
+POOL_COLUMNS: tuple[str, ...] = tuple(f"cost_{p}" for p in POOLS)
+
+ByWhat = Literal["segment", "region", "channel", "owner", "pool"]
+_BY_COLUMN = {"segment": "segment", "region": "region", "channel": "main_channel", "owner": "owner"}
+NOT_SET = "(not set)"
+
+
+class CostRatesError(ValueError):
+    """Cost rates that cannot be saved; the message says which row and why, fit to show to the user."""
+
+
+# ---------------------------------------------------------------------------------------------- SQL
+
+
+_INCLUDE = re.compile(r"^[ \t]*-- @include (\w+)[ \t]*$", re.MULTILINE)
+
+
+def expand(text: str) -> str:
+    """Replace every ``-- @include <name>`` line of a query by ``crm_core/sql/<name>.sql``.
+
+    This is how the cost-to-serve CTEs are shared by the stored facts, the windowed facts and
+    :func:`cost_to_serve` instead of being written three times.
+    """
+    return _INCLUDE.sub(lambda m: expand(sql.load(m.group(1))).strip(), text)
+
+
+def render(name: str, **parts: str) -> str:
+    """Query ``name`` with its includes expanded and its ``{{part}}`` slots filled with SQL text.
+
+    Slots take SQL *text* built by :mod:`crm_core.metrics.scope` (subqueries with ``$name`` parameters),
+    never values: values are always bound.
+    """
+    text = expand(sql.load(name))
+    for key, value in parts.items():
+        text = text.replace("{{" + key + "}}", value)
+    left = re.findall(r"\{\{(\w+)\}\}", text)
+    if left:
+        raise KeyError(f"query {name!r} has unfilled slots: {left}")
+    return text
+
+
+def bind(scope: Scope, text: str, **extra) -> dict:
+    """Parameters of ``text``: the scope's and ``extra``, only those the query uses (DuckDB refuses others)."""
+    used = set(re.findall(r"\$([A-Za-z_]\w*)", text))
+    return scope.params(text) | {k: v for k, v in extra.items() if k in used}
+
+
+# ---------------------------------------------------------------------------------------------- rates
+
+
+@cache
+def _default_rows() -> tuple[tuple[str, str, float], ...]:
+    data = yaml.safe_load(RATES_FILE.read_text(encoding="utf-8"))
+    rows = tuple((str(r["pool"]), str(r["unit"]), float(r["rate"])) for r in data["rates"])
+    keys = [(p, u) for p, u, _ in rows]
+    expected = [(p, u) for p in POOLS for u in UNITS[p]]
+    if sorted(keys) != sorted(expected):  # the SQL fragment prices exactly these pools
+        raise RuntimeError(f"{RATES_FILE.name} must list exactly {expected}, found {keys}")
+    return rows
+
+
+def default_rates() -> pl.DataFrame:
+    """Default cost rates from ``cost_rates.yaml``: columns pool, unit, rate (currency-neutral)."""
+    rows = _default_rows()
+    return pl.DataFrame(
+        {"pool": [r[0] for r in rows], "unit": [r[1] for r in rows], "rate": [r[2] for r in rows]},
+        schema={"pool": pl.String, "unit": pl.String, "rate": pl.Float64},
+    )
+
+
+def get_rates(store: Store, dataset_id: int) -> pl.DataFrame:
+    """The dataset's cost rates: its saved rate where there is one, else the default.
+
+    Returns
+    -------
+    pl.DataFrame
+        pool, unit, rate, default_rate, in the order of ``cost_rates.yaml``.
+    """
+    return store.query(
+        "SELECT d.pool, d.unit, COALESCE(s.rate, d.rate) AS rate, d.rate AS default_rate "
+        "FROM cost_rate_defaults AS d "
+        "LEFT JOIN (SELECT pool, unit, rate FROM cost_rates WHERE dataset_id = $dataset) AS s USING (pool, unit) "
+        "ORDER BY d.position",
+        {"dataset": dataset_id},
+    )
+
+
+def validate_rates(rates: pl.DataFrame) -> pl.DataFrame:
+    """Check rates at the boundary and return them clean (pool and unit lower-cased, rate Float64).
+
+    Raises
+    ------
+    CostRatesError
+        Missing columns, an unknown pool or unit, a rate that is not a number, negative, infinite or
+        missing, or a (pool, unit) given twice.
+    """
+    missing = [c for c in ("pool", "unit", "rate") if c not in rates.columns]
+    if missing:
+        raise CostRatesError(f"Cost rates need the columns pool, unit and rate; missing: {', '.join(missing)}.")
+    pools = rates["pool"].cast(pl.String).str.strip_chars().str.to_lowercase().to_list()
+    units = rates["unit"].cast(pl.String).str.strip_chars().str.to_lowercase().to_list()
+    values = rates["rate"].to_list()
+    clean: list[float] = []
+    for i, (pool, unit, value) in enumerate(zip(pools, units, values, strict=True), start=1):
+        if pool not in UNITS:
+            raise CostRatesError(f"Row {i}: unknown pool {pool!r}; pools are {', '.join(POOLS)}.")
+        if unit not in UNITS[pool]:
+            raise CostRatesError(f"Row {i}: pool {pool!r} has no unit {unit!r}; use {' or '.join(UNITS[pool])}.")
+        try:
+            number = float(value) if not isinstance(value, bool) else math.nan
+        except (TypeError, ValueError):
+            number = math.nan
+        if not math.isfinite(number):
+            raise CostRatesError(f"Row {i}: the {pool} {unit} rate {value!r} is not a number.")
+        if number < 0:
+            raise CostRatesError(f"Row {i}: the {pool} {unit} rate {number} is negative; rates are 0 or more.")
+        clean.append(number)
+    out = pl.DataFrame(
+        {"pool": pools, "unit": units, "rate": clean},
+        schema={"pool": pl.String, "unit": pl.String, "rate": pl.Float64},
+    )
+    dup = out.filter(pl.struct("pool", "unit").is_duplicated())
+    if dup.height:
+        raise CostRatesError(f"The {dup['pool'][0]} {dup['unit'][0]} rate is given twice.")
+    return out
+
+
+def set_rates(store: Store, dataset_id: int, rates: pl.DataFrame) -> None:
+    """Save a dataset's cost rates and rebuild its stored ``customer_facts``, in one transaction.
+
+    ``rates`` replaces the dataset's saved rates; pools and units it leaves out take the default. On any
+    error nothing changes.
+
+    Raises
+    ------
+    CostRatesError
+        Invalid rates (see :func:`validate_rates`).
+    StoreError
+        No such dataset, or the database refused the write (rolled back).
+    """
+    import duckdb
+
+    from crm_core.store import StoreError
+
+    clean = validate_rates(rates)
+    try:
+        with store.transaction() as cur:
+            if not cur.execute("SELECT 1 FROM datasets WHERE dataset_id = ?", [dataset_id]).fetchall():
+                raise StoreError(f"There is no dataset {dataset_id}.")
+            cur.execute("DELETE FROM cost_rates WHERE dataset_id = ?", [dataset_id])
+            if clean.height:
+                cur.execute(
+                    "INSERT INTO cost_rates SELECT ?::INTEGER, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+                    "unnest(?::DOUBLE[])",
+                    [dataset_id, clean["pool"].to_list(), clean["unit"].to_list(), clean["rate"].to_list()],
+                )
+            store._rebuild_facts(cur, dataset_id)
+    except duckdb.Error as exc:
+        raise StoreError(f"The cost rates were not saved; the store is unchanged. Database error: {exc}") from exc
+
+
+# ---------------------------------------------------------------------------------------------- cost to serve
+
+
+def cost_to_serve_sql() -> str:
+    """The scoped cost-to-serve query (parameters: the scope's)."""
+    return render(
+        "cost_to_serve_scope",
+        purchases=purchases_sql(windowed=True, statuses=None),
+        interactions=activity_sql("interactions", "occurred_at", windowed=True),
+    )
+
+
+def cost_to_serve(store: Store, scope: Scope) -> pl.DataFrame:
+    """Cost to serve and profit per customer served in the scope.
+
+    A customer is *served* in the scope when it passes the customer filters and has a purchase (any
+    status) or an interaction inside the window; with a channel filter, only customers with a purchase
+    through one of those channels in the window, and only those purchases are costed (interactions are
+    not channel-specific and all count).
+
+    Returns
+    -------
+    pl.DataFrame
+        One row per customer, sorted by customer_id: customer_id, region, segment, owner, main_channel
+        (most frequent sales channel of its completed purchases in the window), ``cost_<pool>`` for each
+        pool in :data:`POOLS`, cost_to_serve, discounts, revenue, cogs, has_cogs, gross_margin,
+        net_profit, orders, returns, interactions, interaction_minutes and ``n_<pool>`` contacts per
+        interaction pool.
+    """
+    text = cost_to_serve_sql()
+    return store.query(text, bind(scope, text))
+
+
+def cost_by(store: Store, scope: Scope, by: ByWhat) -> pl.DataFrame:
+    """Cost to serve totals per segment, region, sales channel, owner or cost pool.
+
+    Parameters
+    ----------
+    by
+        ``"segment"``, ``"region"``, ``"owner"`` (customer attributes), ``"channel"`` (the customer's main
+        sales channel in the window) or ``"pool"``. Customers without the attribute form the group
+        ``"(not set)"``.
+
+    Returns
+    -------
+    pl.DataFrame
+        For a customer attribute, one row per group, most costly first: the group (column named ``by``),
+        customers, cost_to_serve, revenue, gross_margin, net_profit, cost_per_customer, share (of the
+        scope's cost to serve) and cost_per_revenue (cost to serve per unit of revenue; null without
+        revenue). For ``"pool"``, one row per pool in :data:`POOLS` order: pool, customers (with a cost in
+        that pool), cost, cost_per_customer (per customer served, so the pools add up to the cost to serve
+        per customer), share and cost_per_revenue (per unit of the scope's revenue).
+    """
+    frame = cost_to_serve(store, scope)
+    total_cost = frame["cost_to_serve"].sum()
+    total_revenue = frame["revenue"].sum()
+    n = frame.height
+
+    def ratio(num: pl.Expr, den: pl.Expr | float) -> pl.Expr:
+        den = den if isinstance(den, pl.Expr) else pl.lit(den, pl.Float64)
+        return pl.when(den != 0).then(num / den).otherwise(None)
+
+    if by == "pool":
+        return pl.DataFrame(
+            {
+                "pool": list(POOLS),
+                "customers": [int((frame[c] > 0).sum()) for c in POOL_COLUMNS],
+                "cost": [float(frame[c].sum()) for c in POOL_COLUMNS],
+            },
+            schema={"pool": pl.String, "customers": pl.Int64, "cost": pl.Float64},
+        ).with_columns(
+            cost_per_customer=ratio(pl.col("cost"), float(n)),
+            share=ratio(pl.col("cost"), float(total_cost)),
+            cost_per_revenue=ratio(pl.col("cost"), float(total_revenue)),
+        )
+    if by not in _BY_COLUMN:
+        raise ValueError(f"cost_by: by must be one of {', '.join([*_BY_COLUMN, 'pool'])}, not {by!r}")
+    return (
+        frame.with_columns(pl.col(_BY_COLUMN[by]).fill_null(NOT_SET).alias(by))
+        .group_by(by)
+        .agg(
+            customers=pl.len().cast(pl.Int64),
+            cost_to_serve=pl.col("cost_to_serve").sum(),
+            revenue=pl.col("revenue").sum(),
+            gross_margin=pl.col("gross_margin").sum(),
+            net_profit=pl.col("net_profit").sum(),
+        )
+        .with_columns(
+            cost_per_customer=ratio(pl.col("cost_to_serve"), pl.col("customers").cast(pl.Float64)),
+            share=ratio(pl.col("cost_to_serve"), float(total_cost)),
+            cost_per_revenue=ratio(pl.col("cost_to_serve"), pl.col("revenue")),
+        )
+        .sort(["cost_to_serve", by], descending=[True, False])
+    )
+
+
+# ---------------------------------------------------------------------------------------------- whale curve
+
+
+@dataclass(frozen=True)
+class WhaleCurve:
+    """Cumulative profit against customers ranked from most to least profitable.
+
+    Kaplan & Cooper (1998), *Cost & Effect*, ch. 10: ranked by profit, the most profitable customers
+    typically earn well over 100 % of total profit (the hump, often 150-300 %) and the least profitable
+    ones give part of it back, so the curve ends at 100 %.
+
+    Attributes
+    ----------
+    frame
+        One row per customer, ranked: rank (1 = most profitable), customer_share (rank / customers, in
+        (0, 1]), profit, cumulative_profit and cumulative_share (cumulative_profit / total_profit; ends at
+        exactly 1.0; null when ``has_shares`` is false).
+    total_profit
+        Sum of the profits.
+    customers
+        Number of customers (null and NaN profits are left out).
+    unprofitable_share
+        Share of customers with profit < 0 (0.0 when there are none; None without customers).
+    peak_share
+        Highest cumulative profit as a share of total profit (1.5 = 150 %); None without shares.
+    peak_at
+        Share of customers at which the peak is first reached; None without shares.
+    has_shares
+        False when total profit is 0 or less: shares of a non-positive total are meaningless (a negative
+        total flips the curve upside down), so the frame still has cumulative_profit but no shares, and
+        peak_share / peak_at are None. Show the cumulative profit itself instead.
+    """
+
+    frame: pl.DataFrame
+    total_profit: float
+    customers: int
+    unprofitable_share: float | None
+    peak_share: float | None
+    peak_at: float | None
+    has_shares: bool
+
+
+def whale_curve(profit: pl.Series) -> WhaleCurve:
+    """Whale curve of customer profitability (Kaplan & Cooper 1998, *Cost & Effect*, ch. 10).
+
+    Parameters
+    ----------
+    profit
+        Profit per customer (e.g. ``cost_to_serve(...)["net_profit"]``); nulls and NaNs are dropped.
+    """
+    values = profit.cast(pl.Float64).fill_nan(None).drop_nulls().sort(descending=True)
+    n = values.len()
+    cumulative = values.cum_sum()
+    # the last cumulative value IS the total, so cumulative / total ends at exactly 1.0
+    total = float(cumulative[-1]) if n else 0.0
+    has_shares = n > 0 and total > 0
+    frame = pl.DataFrame(
+        {
+            "rank": pl.int_range(1, n + 1, eager=True, dtype=pl.Int64),
+            "customer_share": pl.int_range(1, n + 1, eager=True, dtype=pl.Int64) / n if n else pl.Series([], dtype=pl.Float64),
+            "profit": values,
+            "cumulative_profit": cumulative,
+        }
+    ).with_columns(
+        # numpy divides element by element (IEEE x / x == 1 exactly); a Polars division by a scalar may
+        # multiply by its reciprocal instead and end at 0.9999999999999999
+        cumulative_share=pl.Series(cumulative.to_numpy() / total, dtype=pl.Float64)
+        if has_shares
+        else pl.lit(None, pl.Float64)
+    )
+    peak_share = peak_at = None
+    if has_shares:
+        i = int(frame["cumulative_share"].arg_max())
+        peak_share = float(frame["cumulative_share"][i])
+        peak_at = float(frame["customer_share"][i])
+    return WhaleCurve(
+        frame=frame,
+        total_profit=total,
+        customers=n,
+        unprofitable_share=float((values < 0).sum()) / n if n else None,
+        peak_share=peak_share,
+        peak_at=peak_at,
+        has_shares=has_shares,
+    )

@@ -1,0 +1,143 @@
+"""Windowed customer facts: hand-computed on the three-customer fixture of test_cost, and checked against
+independent Polars totals on the sample company."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import polars as pl
+import pytest
+
+from crm_core.metrics import cost
+from crm_core.metrics.facts import customer_facts
+from crm_core.metrics.scope import Scope
+from crm_core.store import Store
+from tests.unit.metrics.test_cost import RATES, by_customer, load_fixture
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "facts.duckdb")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def ds(store) -> int:
+    dataset_id = load_fixture(store)
+    cost.set_rates(store, dataset_id, RATES)
+    return dataset_id
+
+
+def test_window_cuts_purchases_by_hand(ds, store):
+    # Window 2024-02-01 .. 2024-03-05, as_of defaults to the window end 2024-03-05.
+    frame = customer_facts(store, Scope(ds, start=date(2024, 2, 1), end=date(2024, 3, 5)))
+    assert frame["customer_id"].to_list() == ["a", "b", "c"]
+    f = by_customer(frame)
+    a, b, c = f["a"], f["b"], f["c"]
+    assert a["as_of"] == date(2024, 3, 5)
+    # a: in the window only the 02-15 order (50, cost 30) and the 03-01 refund
+    assert (a["purchases"], a["orders"], a["revenue"], a["cogs"], a["margin"]) == (1, 1, 50.0, 30.0, 20.0)
+    assert a["avg_order_value"] == 50.0 and a["refunded_orders"] == 1
+    assert a["first_purchase"] == datetime(2024, 1, 10, 10) and a["last_purchase"] == datetime(2024, 2, 15, 9)
+    assert a["first_purchase_in_window"] == a["last_purchase_in_window"] == datetime(2024, 2, 15, 9)
+    # recency: 02-15 -> 03-05 = 14 days to Feb 29 (2024 is a leap year) + 5 = 19
+    # tenure: 01-10 -> 03-05 = 21 + 29 + 5 = 55
+    assert (a["recency_days"], a["tenure_days"]) == (19, 55)
+    # interactions in the window: the "EMAIL" (no duration) and the 30-minute ticket
+    assert (a["interactions"], a["n_email"], a["n_ticket"], a["tickets"], a["n_call"]) == (2, 1, 1, 1, 0)
+    assert a["interaction_minutes"] == 30.0
+    # cost: email 0.2 + ticket 3 + 30x0.5 = 18 + 1 order x 4 + 1 return x 12 = 34.2; net 50 - 30 - 34.2
+    assert a["cost_to_serve"] == pytest.approx(34.2) and a["net_profit"] == pytest.approx(-14.2)
+    assert a["latest_nps"] == 9 and a["latest_csat"] is None  # the 2024-04-01 answer is after the window
+    # b: no purchase in the window (03-10 is after it); last purchase ever by the window end 01-20
+    assert (b["purchases"], b["orders"], b["revenue"], b["cogs"], b["margin"]) == (0, 0, 0.0, None, None)
+    assert b["first_purchase_in_window"] is None and b["last_purchase"] == datetime(2024, 1, 20, 11)
+    assert b["recency_days"] == 45  # 01-20 -> 03-05: 11 + 29 + 5
+    assert (b["n_other"], b["cost_to_serve"], b["net_profit"]) == (1, pytest.approx(4.5), pytest.approx(-4.5))
+    assert (b["latest_csat"], b["region"], b["segment"], b["owner"]) == (5, "US", "Enterprise", "Bob")
+    # c: first purchase 02-01 -> recency = tenure = 28 + 5 = 33; chat 0.5 + 4x0.25 = 1.5 + order 4 = 5.5
+    assert (c["revenue"], c["recency_days"], c["tenure_days"]) == (10.0, 33, 33)
+    assert (c["n_chat"], c["cost_to_serve"], c["main_channel"]) == (1, pytest.approx(5.5), "Web")
+
+
+def test_all_time_facts_match_the_stored_facts(ds, store):
+    # Open window: as_of = the dataset's last purchase day, 2024-03-12 (b's cancelled order)
+    f = by_customer(customer_facts(store, Scope(ds)))
+    stored = by_customer(store.table("customer_facts", ds))
+    assert f["a"]["as_of"] == date(2024, 3, 12)
+    for cid in "abc":
+        for col in ("purchases", "orders", "revenue", "cogs", "margin", "first_purchase", "last_purchase",
+                    "tickets", "interaction_minutes", "latest_nps", "latest_csat", "cost_to_serve", "net_profit"):
+            assert f[cid][col] == pytest.approx(stored[cid][col]) if isinstance(f[cid][col], float) else (
+                f[cid][col] == stored[cid][col]
+            ), (cid, col)
+    assert f["b"]["revenue"] == 380.0 and f["b"]["recency_days"] == 2  # 03-10 -> 03-12
+    assert f["a"]["latest_nps"] == 3  # the 2024-04-01 answer counts with no window end
+
+
+def test_as_of_after_the_window_and_as_of_ending_an_open_window(ds, store):
+    window = Scope(ds, start=date(2024, 2, 1), end=date(2024, 3, 5))
+    later = by_customer(customer_facts(store, window, as_of=date(2024, 3, 15)))
+    assert later["a"]["recency_days"] == 29  # 02-15 -> 03-15: 14 + 15
+    with pytest.raises(ValueError, match="before the window end"):
+        customer_facts(store, window, as_of=date(2024, 3, 1))
+    # open window cut at as_of 2024-01-31: only a's 01-10 order and b's 01-20 order; c was created 01-25
+    # and bought 02-01 (after): in the customers table and created by then -> a row with nothing.
+    cut = by_customer(customer_facts(store, Scope(ds), as_of=date(2024, 1, 31)))
+    assert cut["a"]["revenue"] == 100.0 and cut["b"]["revenue"] == 300.0 and cut["c"]["revenue"] == 0.0
+    assert cut["c"]["recency_days"] is None and cut["a"]["recency_days"] == 21  # 01-10 -> 01-31
+
+
+def test_filters_restrict_customers(ds, store):
+    assert customer_facts(store, Scope(ds, regions=("EU",)))["customer_id"].to_list() == ["a", "c"]
+    assert customer_facts(store, Scope(ds, segments=("Enterprise",)))["customer_id"].to_list() == ["b"]
+    web = customer_facts(store, Scope(ds, channels=("Web",)))
+    assert web["customer_id"].to_list() == ["a", "c"]
+    assert web["revenue"].to_list() == [150.0, 10.0]
+    # a channel filter keeps customers who bought through it by the window end, even before the window
+    store_feb = by_customer(customer_facts(store, Scope(ds, channels=("Store",), start=date(2024, 2, 1),
+                                                             end=date(2024, 2, 29))))
+    assert list(store_feb) == ["b"] and store_feb["b"]["revenue"] == 0.0 and store_feb["b"]["n_other"] == 1
+    # created after the window end and no activity before it: not yet a customer
+    assert customer_facts(store, Scope(ds, end=date(2024, 1, 15)))["customer_id"].to_list() == ["a", "b"]
+
+
+@pytest.fixture(scope="module")
+def sample_store(tmp_path_factory):
+    s = Store(tmp_path_factory.mktemp("sample") / "sample.duckdb")
+    s.load_sample(customers=300)
+    yield s
+    s.close()
+
+
+def _independent_revenue(store: Store, dataset_id: int, start: date, end: date, region: str) -> tuple[float, int]:
+    """Completed revenue in [start, end] of customers in ``region``, computed in Polars from the raw tables."""
+    tx = store.table("transactions", dataset_id)
+    region_ids = store.table("customers", dataset_id).filter(pl.col("region") == region)["customer_id"]
+    picked = tx.filter(
+        (pl.col("status") == "completed")
+        & (pl.col("occurred_at").dt.date() >= start)
+        & (pl.col("occurred_at").dt.date() <= end)
+        & pl.col("customer_id").is_in(region_ids.implode())
+    )
+    return float(picked["amount"].sum()), picked["customer_id"].n_unique()
+
+
+def test_sample_facts_one_row_per_customer_and_revenue_adds_up(sample_store):
+    ds = int(sample_store.datasets()["dataset_id"][0])
+    everything = customer_facts(sample_store, Scope(ds))
+    assert everything.height == 300 and everything["customer_id"].n_unique() == 300
+    tx = sample_store.table("transactions", ds).filter(pl.col("status") == "completed")
+    assert everything["revenue"].sum() == pytest.approx(tx["amount"].sum())
+    stored = sample_store.table("customer_facts", ds)
+    assert everything["cost_to_serve"].sum() == pytest.approx(stored["cost_to_serve"].sum())
+    assert everything["net_profit"].sum() == pytest.approx(cost.cost_to_serve(sample_store, Scope(ds))["net_profit"].sum())
+
+    scope = Scope(ds, start=date(2025, 1, 1), end=date(2025, 6, 30), regions=("Europe",))
+    windowed = customer_facts(sample_store, scope)
+    revenue, buyers = _independent_revenue(sample_store, ds, scope.start, scope.end, "Europe")
+    assert windowed["customer_id"].n_unique() == windowed.height
+    assert set(windowed["region"].unique()) == {"Europe"}
+    assert windowed["revenue"].sum() == pytest.approx(revenue) and revenue > 0
+    assert int((windowed["revenue"] > 0).sum()) == buyers
