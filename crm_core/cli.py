@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from crm_core import schema
@@ -105,6 +106,66 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dataset_id(store: Store, name: str | None) -> int:
+    """The named dataset, or the only one; refused with the names to choose from otherwise."""
+    frame = store.datasets()
+    names = frame["name"].to_list()
+    if name is not None:
+        dataset_id = store.dataset_id(name)
+        if dataset_id is None:
+            raise CliError(f"no dataset named {name!r}; datasets: {', '.join(names) or 'none'}.")
+        return dataset_id
+    if len(names) == 1:
+        return int(frame["dataset_id"][0])
+    if not names:
+        raise CliError("the database holds no dataset: import files first (python -m crm_core import FILE).")
+    raise CliError(f"several datasets: choose one with --dataset ({', '.join(names)}).")
+
+
+def _date(text: str | None, flag: str):
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise CliError(f"{flag} must be a date as YYYY-MM-DD, not {text!r}.") from exc
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from crm_core.metrics.headline import headline_kpis
+    from crm_core.metrics.scope import Scope
+
+    with Store(args.db) as store:
+        scope = Scope(_dataset_id(store, args.dataset), _date(args.start, "--start"), _date(args.end, "--end"))
+        if scope.start and scope.end and scope.start > scope.end:
+            raise CliError("--start must not be after --end.")
+        kpis = headline_kpis(store, scope)
+    if args.json:
+        _print_json(kpis)
+    else:
+        from crm_core.metrics.catalog import metric
+
+        for key, value in kpis.items():
+            print(f"{metric(key).label}: {'n/a' if value is None else value}")
+    return 0
+
+
+def cmd_clv(args: argparse.Namespace) -> int:
+    from crm_core.metrics.clv import ClvError, clv_report
+
+    with Store(args.db) as store:
+        dataset_id = _dataset_id(store, args.dataset)
+        try:
+            report = clv_report(
+                store, dataset_id, _date(args.calibration_end, "--calibration-end"), args.time_unit,
+                args.horizon, args.discount_rate,
+            )
+        except ClvError as exc:
+            raise CliError(str(exc)) from exc
+    _print_json(report) if args.json else print(json.dumps(report, indent=2, default=str))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m crm_core", description="CRM Lens engine, headless.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -128,6 +189,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date-order", choices=["dmy", "mdy"], default=None, help="day/month order for ambiguous dates")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("metrics", help="headline KPIs of a dataset, keyed by catalog id")
+    db_args(p)
+    p.add_argument("--dataset", default=None, help="dataset name (default: the only one)")
+    p.add_argument("--start", default=None, help="first day of the analysis window, YYYY-MM-DD")
+    p.add_argument("--end", default=None, help="last day of the analysis window, YYYY-MM-DD")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_metrics)
+
+    p = sub.add_parser("clv", help="fit BG/NBD + Gamma-Gamma and report CLV (and a holdout check)")
+    db_args(p)
+    p.add_argument("--dataset", default=None, help="dataset name (default: the only one)")
+    p.add_argument("--calibration-end", required=True, help="last day of the calibration period, YYYY-MM-DD")
+    p.add_argument("--time-unit", choices=["day", "week", "month"], default="week")
+    p.add_argument("--horizon", type=int, default=12, help="CLV horizon in months (default 12)")
+    p.add_argument("--discount-rate", type=float, default=0.01, help="discount rate per month (default 0.01)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_clv)
 
     p = sub.add_parser("datasets", help="list datasets with row counts per table")
     db_args(p)

@@ -107,3 +107,56 @@ def test_sample_writes_exports_that_import_back(tmp_path):
     assert set(tables) == {"customers", "deals", "feedback", "interactions", "transactions"}
     assert all(t["rejected"] == 0 for t in tables.values())
     assert tables["customers"]["loaded"] == 300
+
+
+CDNOW = ROOT / "tests" / "fixtures" / "cdnow" / "cdnow_transactions.csv"
+
+
+def test_clv_on_cdnow_prints_the_published_fit(tmp_path):
+    db = str(tmp_path / "crm.duckdb")
+    assert run("import", str(CDNOW), "--db", db, "--dataset", "cdnow").returncode == 0
+    r = run("clv", "--db", db, "--calibration-end", "1997-09-30", "--time-unit", "week", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    # Fader, Hardie & Lee (2005); Hardie's Gamma-Gamma note: within 0.5%
+    published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "log_likelihood": -9582.4}
+    for key, value in published.items():
+        assert out["bgnbd"][key] == pytest.approx(value, rel=0.005), key
+    for key, value in {"p": 6.25, "q": 3.74, "v": 15.44}.items():
+        assert out["gamma_gamma"][key] == pytest.approx(value, rel=0.005), key
+    assert out["customers"] == 2357
+    assert out["holdout"]["actual_purchases"] == 1882  # distinct customer-days 1997-10-01..1998-06-30
+
+
+def test_metrics_prints_the_headline_kpis_by_catalog_id(tmp_path):
+    from crm_core.metrics.catalog import catalog
+    from crm_core.metrics.headline import HEADLINE_IDS
+
+    db = str(tmp_path / "crm.duckdb")
+    f = tmp_path / "sales.csv"
+    # Hand example: 3 customers in 2024; a buys twice, b once, c once (refunded: no revenue, not a buyer).
+    f.write_text(
+        "customer_id,occurred_at,amount,status\n"
+        "a,2024-01-10,100,completed\na,2024-03-01,50,completed\nb,2024-02-01,30,completed\n"
+        "c,2024-02-15,70,refunded\n"
+    )
+    assert run("import", str(f), "--db", db, "--dataset", "shop").returncode == 0
+    r = run("metrics", "--db", db, "--start", "2024-01-01", "--end", "2024-12-31", "--json")
+    assert r.returncode == 0, r.stderr
+    kpis = json.loads(r.stdout)
+    assert tuple(kpis) == HEADLINE_IDS and set(kpis) <= set(catalog())
+    assert kpis["customers"] == 2 and kpis["revenue"] == 180.0
+    assert kpis["repeat_rate"] == 0.5  # a bought on a second day, b did not
+    assert kpis["nps"] is None and kpis["csat"] is None  # no feedback table
+    # top 20% of 2 customers = 0.4 customer: interpolated 0.4 × a's 150 of 180
+    assert kpis["top20_revenue_share"] == pytest.approx(0.4 * 150 / 180)
+
+
+def test_metrics_needs_a_dataset_choice_when_there_are_several(tmp_path):
+    db = str(tmp_path / "crm.duckdb")
+    f = tmp_path / "s.csv"
+    f.write_text("customer_id,occurred_at,amount\na,2024-01-10,100\n")
+    for name in ("one", "two"):
+        assert run("import", str(f), "--db", db, "--dataset", name).returncode == 0
+    r = run("metrics", "--db", db, "--json")
+    assert r.returncode == 2 and "--dataset" in r.stderr and "one, two" in r.stderr
