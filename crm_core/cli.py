@@ -166,6 +166,32 @@ def cmd_clv(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_segments(args: argparse.Namespace) -> int:
+    from crm_core.metrics.differentiate import segment
+    from crm_core.metrics.scope import Scope
+
+    k: int | str = "auto"
+    if args.k != "auto":
+        try:
+            k = int(args.k)
+        except ValueError:
+            raise CliError(f"--k must be 'auto' or a whole number from 2 to 8, not {args.k!r}.") from None
+        if not 2 <= k <= 8:
+            raise CliError(f"--k must be 'auto' or a whole number from 2 to 8, not {k}.")
+    with Store(args.db) as store:
+        scope = Scope(_dataset_id(store, args.dataset))
+        try:
+            model = segment(store, scope, k)
+        except ValueError as exc:
+            raise CliError(str(exc)) from exc
+    report = {
+        **model.summary,
+        "profile": model.profile_.to_dicts(),
+    }
+    _print_json(report) if args.json else print(json.dumps(report, indent=2, default=str))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m crm_core", description="CRM Lens engine, headless.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -207,6 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--discount-rate", type=float, default=0.01, help="discount rate per month (default 0.01)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_clv)
+
+    p = sub.add_parser("segments", help="k-means customer segments with their profiles")
+    db_args(p)
+    p.add_argument("--dataset", default=None, help="dataset name (default: the only one)")
+    p.add_argument("--k", default="auto", help="number of segments, or auto (chosen by silhouette in 2..8)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_segments)
 
     p = sub.add_parser("datasets", help="list datasets with row counts per table")
     db_args(p)

@@ -28,8 +28,8 @@ Method
    order give the same sample, the same fits and the same labels. Clusters are ordered by a value score computed on
    their standardised centres, ``z(monetary) + z(frequency) + z(clv) − z(recency_days)`` (the terms the fit used),
    and numbered 1..k from most to least valuable; each is named by the first matching rule of ``segment_names.yaml``
-   (data, not code, as pymc-marketing keeps its RFM segment map [4]). Names are unique within a fit: repeats get
-   " 2", " 3" … in segment order.
+   (data, not code, as pymc-marketing keeps its RFM segment map [4]). Names are unique within a fit: clusters a rule
+   names alike are told apart by their most typical channel ("Champions · Store"), then by numbers.
 
 Customers with a null or NaN value in a used feature (other than a share, where null means 0) cannot be placed; they
 are left out of the fit (``n_skipped_``) and ``predict`` gives them a null segment.
@@ -142,18 +142,32 @@ def _rule_matches(when: Mapping, coords: Mapping[str, float]) -> bool:
 
 
 def _name_clusters(centres_z: np.ndarray, features: Sequence[str], rules: Sequence[dict]) -> tuple[list, list]:
-    """Name each (ordered) cluster from its standardised centre; make names unique."""
-    names, actions, seen = [], [], {}
+    """Name each (ordered) cluster from its standardised centre; make names unique.
+
+    Clusters that a rule names alike are told apart by their most typical channel (the ``share_*``
+    feature furthest above average, e.g. "Champions · Store"); numbers (" 2", " 3") only where that does
+    not separate them either.
+    """
+    base, actions, qualifiers = [], [], []
+    shares = [i for i, f in enumerate(features) if f.startswith(SHARE_PREFIX)]
     for centre in centres_z:
         coords = dict(zip(features, map(float, centre), strict=True))
         parts = [coords[f] for f in VALUE_PARTS if f in coords]
         if parts:
             coords["value"] = float(np.mean(parts))
         rule = next(r for r in rules if _rule_matches(r["when"], coords))
-        count = seen[rule["name"]] = seen.get(rule["name"], 0) + 1
-        names.append(rule["name"] if count == 1 else f"{rule['name']} {count}")
+        base.append(rule["name"])
         actions.append(rule["action"])
-    return names, actions
+        top = max(shares, key=lambda i: centre[i]) if shares else None
+        qualifiers.append(None if top is None else features[top][len(SHARE_PREFIX):].replace("_", " ").title())
+    repeated = {n for n in base if base.count(n) > 1}
+    names = [f"{n} · {q}" if n in repeated and q else n for n, q in zip(base, qualifiers, strict=True)]
+    seen: dict[str, int] = {}
+    unique = []
+    for n in names:
+        count = seen[n] = seen.get(n, 0) + 1
+        unique.append(n if count == 1 else f"{n} {count}")
+    return unique, actions
 
 
 # --------------------------------------------------------------------------------------------------------------

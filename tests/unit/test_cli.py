@@ -160,3 +160,19 @@ def test_metrics_needs_a_dataset_choice_when_there_are_several(tmp_path):
         assert run("import", str(f), "--db", db, "--dataset", name).returncode == 0
     r = run("metrics", "--db", db, "--json")
     assert r.returncode == 2 and "--dataset" in r.stderr and "one, two" in r.stderr
+
+
+def test_segments_sizes_sum_to_the_buying_customers(tmp_path):
+    db = str(tmp_path / "crm.duckdb")
+    out = tmp_path / "sample"
+    assert run("sample", "--out", str(out), "--customers", "400", "--seed", "5").returncode == 0
+    assert run("import", str(out / "transactions.csv"), str(out / "customers.csv"), "--db", db).returncode == 0
+    r = run("segments", "--db", db, "--k", "3", "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["k"] == 3 and len(report["profile"]) == 3
+    buyers = run("metrics", "--db", db, "--json")
+    assert sum(report["segments"].values()) == json.loads(buyers.stdout)["customers"]
+    assert len(set(report["segments"])) == 3
+    bad = run("segments", "--db", db, "--k", "12")
+    assert bad.returncode == 2 and "--k" in bad.stderr

@@ -326,3 +326,21 @@ def test_fit_on_sample_company_facts():
     # segment 1 is the most valuable by revenue per customer among the segments
     per_customer = (model.profile_["revenue"] / model.profile_["customers"]).to_numpy()
     assert per_customer[0] == per_customer.max()
+
+
+def test_alike_clusters_are_named_by_their_typical_channel():
+    from crm_core.models.segments import _name_clusters, load_naming_rules
+
+    rules = load_naming_rules(None)
+    features = ["recency_days", "frequency", "monetary", "share_online", "share_store"]
+    # two clusters with the same value profile (the same rule matches both), one mostly online, one in store;
+    # a third identical to the second, which only a number can tell apart
+    centres = np.array([
+        [-1.0, 1.5, 1.5, 1.2, -1.2],
+        [-1.0, 1.5, 1.5, -1.2, 1.2],
+        [-1.0, 1.5, 1.5, -1.2, 1.2],
+    ])
+    names, _ = _name_clusters(centres, features, rules)
+    assert names[0].endswith(" · Online") and names[1].endswith(" · Store")
+    assert names[2] == names[1] + " 2"
+    assert len(set(names)) == 3
