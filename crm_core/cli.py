@@ -12,7 +12,6 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 
 from crm_core import schema
 from crm_core.ingest.model import IngestError

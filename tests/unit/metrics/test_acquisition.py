@@ -45,12 +45,6 @@ CUSTOMERS = pl.DataFrame(
 )
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "x.duckdb")
-    yield s
-    s.close()
-
 
 def load(store: Store, **tables: pl.DataFrame) -> int:
     loads = [TableLoad(name, frame, f"{name}.csv") for name, frame in tables.items()]
@@ -319,13 +313,6 @@ def test_efficiency_without_costs_and_bad_frames(store):
 
 # ---------------------------------------------------------------- sample company
 
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    s = Store(tmp_path_factory.mktemp("sample") / "s.duckdb")
-    ds = s.load_sample(customers=500).dataset_id
-    yield s, ds
-    s.close()
 
 
 def test_sample_company_runs(sample):

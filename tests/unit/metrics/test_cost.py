@@ -121,12 +121,6 @@ def load_fixture(store: Store) -> int:
     return result.dataset_id
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "cost.duckdb")
-    yield s
-    s.close()
-
 
 @pytest.fixture
 def ds(store) -> int:

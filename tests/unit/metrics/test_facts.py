@@ -15,12 +15,6 @@ from crm_core.store import Store
 from tests.unit.metrics.test_cost import RATES, by_customer, load_fixture
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "facts.duckdb")
-    yield s
-    s.close()
-
 
 @pytest.fixture
 def ds(store) -> int:

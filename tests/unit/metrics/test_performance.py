@@ -9,7 +9,7 @@ import pytest
 
 from crm_core.metrics import performance as P
 from crm_core.metrics.scope import Scope
-from crm_core.store import Store, TableLoad
+from crm_core.store import TableLoad
 
 JAN = (date(2024, 1, 1), date(2024, 1, 31))
 
@@ -65,12 +65,6 @@ FEEDBACK = pl.DataFrame(
     orient="row",
 )
 
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "x.duckdb")
-    yield s
-    s.close()
 
 
 @pytest.fixture
@@ -164,13 +158,6 @@ def test_empty_window(store, ds):
     assert P.by_owner(store, far).is_empty()
     assert P.by_channel(store, far).is_empty()
 
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    s = Store(tmp_path_factory.mktemp("sample") / "s.duckdb")
-    ds = s.load_sample(customers=500).dataset_id
-    yield s, ds
-    s.close()
 
 
 def test_sample_company_runs(sample):

@@ -72,12 +72,6 @@ TRANSACTIONS = pl.DataFrame(
 )
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "x.duckdb")
-    yield s
-    s.close()
-
 
 @pytest.fixture
 def ds(store) -> int:
@@ -317,13 +311,6 @@ def test_nps_and_csat_match_definition_and_bounds(answers):
 
 # ---------------------------------------------------------------- sample company
 
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    s = Store(tmp_path_factory.mktemp("sample") / "s.duckdb")
-    ds = s.load_sample(customers=500).dataset_id
-    yield s, ds
-    s.close()
 
 
 def test_sample_company_runs(sample):
