@@ -1,14 +1,30 @@
 -- Cost to serve per customer served in a scope (crm_core.metrics.cost.cost_to_serve): purchases of any
 -- status and interactions inside the window, customer and channel filters applied by the scope's
--- subqueries in the purchases and interactions slots. Costing: cost_to_serve.sql.
+-- subqueries in the purchases and interactions slots. Purchase measures: purchase_totals.sql; costing:
+-- cost_to_serve.sql.
 WITH
-cost_purchases AS ({{purchases}}),
-cost_interactions AS ({{interactions}}),
+scope_purchases AS (
+    SELECT sp.customer_id, sp.occurred_at, sp.status, sp.amount, sp.cost, sp.discount, sp.channel
+    FROM ({{purchases}}) AS sp
+),
+pass_purchases AS (
+    SELECT customer_id, occurred_at, status, amount, cost, discount, TRUE AS in_window FROM scope_purchases
+),
+-- @include purchase_totals
+,
+cost_orders AS (
+    SELECT customer_id, orders, returns, revenue, cogs, orders_with_cost, discounts FROM purchase_totals
+),
+cost_interactions AS (
+    SELECT si.customer_id, si.kind, si.duration_minutes, si.cost, TRUE AS in_window
+    FROM ({{interactions}}) AS si
+),
 -- @include cost_to_serve
 ,
 channel_mode AS (
+    -- most frequent sales channel of the completed purchases (MODE: ties broken arbitrarily)
     SELECT customer_id, MODE(channel) AS main_channel
-    FROM cost_purchases
+    FROM scope_purchases
     WHERE status = 'completed' AND channel IS NOT NULL
     GROUP BY customer_id
 )
@@ -25,5 +41,6 @@ SELECT
 FROM customer_profit AS k
 LEFT JOIN (SELECT * FROM customers WHERE dataset_id = $dataset) AS c USING (customer_id)
 LEFT JOIN channel_mode AS m USING (customer_id)
-WHERE len($channels::VARCHAR[]) = 0 OR k.customer_id IN (SELECT customer_id FROM cost_purchases)
+-- with a channel filter, only customers with a purchase through those channels in the window
+WHERE len($channels::VARCHAR[]) = 0 OR k.has_purchases
 ORDER BY k.customer_id

@@ -3,26 +3,36 @@
 -- apart. Cost to serve and net profit use the dataset's cost rates (cost_to_serve.sql, all-time).
 -- Rebuilt inside every import transaction and whenever the dataset's cost rates change.
 WITH
-cost_purchases AS (SELECT * FROM purchases WHERE dataset_id = $dataset),
-cost_interactions AS (SELECT * FROM interactions WHERE dataset_id = $dataset),
+pass_purchases AS (
+    SELECT customer_id, occurred_at, status, amount, cost, discount, TRUE AS in_window
+    FROM purchases WHERE dataset_id = $dataset
+),
+-- @include purchase_totals
+,
+cost_orders AS (
+    SELECT customer_id, orders, returns, revenue, cogs, orders_with_cost, discounts FROM purchase_totals
+),
+cost_interactions AS (
+    SELECT customer_id, occurred_at, kind, duration_minutes, cost, TRUE AS in_window
+    FROM interactions WHERE dataset_id = $dataset
+),
 -- @include cost_to_serve
 ,
-buys AS (
+assortment AS (
+    -- distinct product categories and most frequent sales channel (MODE) of the completed purchases
     SELECT
         customer_id,
-        MIN(occurred_at) FILTER (WHERE status = 'completed')                        AS first_purchase,
-        MAX(occurred_at) FILTER (WHERE status = 'completed')                        AS last_purchase,
-        COUNT(DISTINCT CAST(occurred_at AS DATE)) FILTER (WHERE status = 'completed') AS purchases,
-        COUNT(*) FILTER (WHERE status = 'completed')                                AS orders,
-        COALESCE(SUM(amount) FILTER (WHERE status = 'completed'), 0)                AS revenue,
-        SUM(cost) FILTER (WHERE status = 'completed')                               AS cogs,
-        COUNT(cost) FILTER (WHERE status = 'completed')                             AS orders_with_cost,
-        COUNT(*) FILTER (WHERE status = 'refunded')                                 AS refunded_orders,
-        COUNT(*) FILTER (WHERE status = 'cancelled')                                AS cancelled_orders,
-        COUNT(DISTINCT category) FILTER (WHERE status = 'completed')                AS categories,
-        MODE(channel) FILTER (WHERE status = 'completed' AND channel IS NOT NULL)   AS main_channel
-    FROM cost_purchases
+        COUNT(DISTINCT category)                                  AS categories,
+        MODE(channel) FILTER (WHERE channel IS NOT NULL)          AS main_channel
+    FROM purchases
+    WHERE dataset_id = $dataset AND status = 'completed'
     GROUP BY customer_id
+),
+buys AS (
+    -- all-time purchase measures (purchase_totals.sql) with the assortment
+    SELECT t.*, s.categories, s.main_channel
+    FROM purchase_totals AS t
+    LEFT JOIN assortment AS s USING (customer_id)
 ),
 touches AS (
     SELECT
@@ -74,7 +84,7 @@ SELECT
     b.cogs::DOUBLE                                            AS cogs,
     CASE WHEN b.orders_with_cost > 0 THEN b.revenue - b.cogs END::DOUBLE AS margin,
     CASE WHEN b.orders > 0 THEN b.revenue / b.orders END::DOUBLE         AS avg_order_value,
-    COALESCE(b.refunded_orders, 0)::INTEGER                   AS refunded_orders,
+    COALESCE(b.returns, 0)::INTEGER                           AS refunded_orders,
     COALESCE(b.cancelled_orders, 0)::INTEGER                  AS cancelled_orders,
     COALESCE(b.categories, 0)::INTEGER                        AS categories,
     b.main_channel,

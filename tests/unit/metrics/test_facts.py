@@ -11,7 +11,7 @@ import pytest
 from crm_core.metrics import cost
 from crm_core.metrics.facts import customer_facts
 from crm_core.metrics.scope import Scope
-from crm_core.store import Store
+from crm_core.store import Store, TableLoad
 from tests.unit.metrics.test_cost import RATES, by_customer, load_fixture
 
 
@@ -135,3 +135,31 @@ def test_sample_facts_one_row_per_customer_and_revenue_adds_up(sample_store):
     assert set(windowed["region"].unique()) == {"Europe"}
     assert windowed["revenue"].sum() == pytest.approx(revenue) and revenue > 0
     assert int((windowed["revenue"] > 0).sum()) == buyers
+
+
+def test_purchase_days_counted_across_day_blocks(store):
+    # Distinct purchase days are counted with one 1024-day bitmap per block of days since 0001-01-01
+    # (purchase_totals.sql). 2025-03-19 is day 739,328 = 722 × 1024 since 0001-01-01, the first day of a block.
+    # Hand count for customer a: 2025-03-18 (twice, one day), 2025-03-19, 2025-03-20 and 2028-01-07
+    # (day 740,352, the next block) → 4 distinct days, 5 orders; b: one day with 3 orders → 1.
+    from datetime import timedelta
+
+    first_of_block = date(2025, 3, 19)
+    assert (first_of_block - date(1, 1, 1)).days % 1024 == 0
+    days = [first_of_block - timedelta(days=1)] * 2 + [first_of_block, first_of_block + timedelta(days=1),
+                                                      first_of_block + timedelta(days=1024)]
+    tx = pl.DataFrame({
+        "customer_id": ["a"] * 5 + ["b"] * 3,
+        "occurred_at": [datetime(d.year, d.month, d.day, 9 + i) for i, d in enumerate(days)]
+        + [datetime(2025, 3, 19, h) for h in (8, 12, 17)],
+        "amount": [1.0] * 8,
+    })
+    ds = store.load("blocks", [TableLoad("transactions", tx, "t.csv")]).dataset_id
+    windowed = {r["customer_id"]: r for r in customer_facts(store, Scope(ds)).to_dicts()}
+    stored = {r["customer_id"]: r for r in store.table("customer_facts", ds).to_dicts()}
+    for facts_by_customer in (windowed, stored):
+        assert (facts_by_customer["a"]["purchases"], facts_by_customer["a"]["orders"]) == (4, 5)
+        assert (facts_by_customer["b"]["purchases"], facts_by_customer["b"]["orders"]) == (1, 3)
+    # a window holding only the two days around the block boundary
+    two_days = customer_facts(store, Scope(ds, start=date(2025, 3, 18), end=date(2025, 3, 19)))
+    assert dict(zip(two_days["customer_id"], two_days["purchases"])) == {"a": 2, "b": 1}

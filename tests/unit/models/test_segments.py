@@ -344,3 +344,11 @@ def test_alike_clusters_are_named_by_their_typical_channel():
     assert names[0].endswith(" · Online") and names[1].endswith(" · Store")
     assert names[2] == names[1] + " 2"
     assert len(set(names)) == 3
+
+
+def test_profiles_closer_than_k_means_can_separate_are_one_segment():
+    # found by hypothesis: recency 0, 0 and 1.6e-179 are distinct floats but one point to k-means
+    frame = pl.DataFrame({"customer_id": ["c0", "c1", "c2"], "recency_days": [0.0, 0.0, 1.6309e-179]})
+    with pytest.warns(UserWarning, match="same profile"):
+        model = KMeansSegmenter().fit(frame)
+    assert model.k_ == 1 and model.profile_["customers"].sum() == 3
