@@ -95,7 +95,9 @@ def generate(customers: int, transactions: int, seed: int) -> dict[str, pl.DataF
         "category": CATEGORIES[rng.integers(0, len(CATEGORIES), m)],
         "channel": CHANNELS[channel],
         "status": status,
-    })
+    }).with_columns(  # a few distinct values each: 4 bytes a row instead of a 16-byte string view
+        pl.col("category", "channel", "status").cast(pl.Categorical)
+    )
     customers_frame = pl.DataFrame({
         "customer_id": cust_id,
         "region": REGIONS[rng.integers(0, len(REGIONS), n)],
