@@ -19,7 +19,7 @@ import polars as pl
 import streamlit as st
 
 from crm_core import schema
-from crm_core.sql import quote_ident
+from crm_core.metrics import scope
 from crm_core.store import Store, default_path
 
 from ui import state
@@ -107,32 +107,19 @@ def selected() -> dict | None:
     return dataset_row(state.selected_dataset())
 
 
-# Filter options: customer attributes from customers, sales channel from purchases.
-_OPTION_COLUMNS: dict[str, tuple[str, str]] = {
-    state.FILTER_REGIONS: ("customers", "region"),
-    state.FILTER_SEGMENTS: ("customers", "segment"),
-    state.FILTER_CHANNELS: ("purchases", "channel"),
-    state.FILTER_OWNERS: ("customers", "owner"),
+# Filter options (crm_core.metrics.scope.filter_options) under the sidebar's session keys.
+_OPTION_KEYS: dict[str, str] = {
+    "regions": state.FILTER_REGIONS,
+    "segments": state.FILTER_SEGMENTS,
+    "channels": state.FILTER_CHANNELS,
+    "owners": state.FILTER_OWNERS,
 }
 
 
 @st.cache_data(show_spinner=False)
 def _filter_options(_store: Store, db: str, dataset_id: int) -> dict:
-    options: dict[str, list[str]] = {}
-    for key, (table, column) in _OPTION_COLUMNS.items():
-        frame = _store.query(
-            f"SELECT DISTINCT CAST({quote_ident(column)} AS VARCHAR) AS v FROM {quote_ident(table)} "
-            f"WHERE dataset_id = ? AND {quote_ident(column)} IS NOT NULL ORDER BY 1",
-            [dataset_id],
-        )
-        options[key] = [v for v in frame["v"].to_list() if v and v.strip()]
-    span = _store.query(
-        "SELECT CAST(MIN(occurred_at) AS DATE) AS lo, CAST(MAX(occurred_at) AS DATE) AS hi "
-        "FROM purchases WHERE dataset_id = ?",
-        [dataset_id],
-    ).row(0)
-    options["span"] = (span[0], span[1]) if span[0] is not None else None
-    return options
+    options = scope.filter_options(_store, dataset_id)
+    return {_OPTION_KEYS.get(k, k): v for k, v in options.items()}
 
 
 def filter_options(dataset_id: int) -> dict:

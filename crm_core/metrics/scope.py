@@ -139,3 +139,31 @@ def activity_sql(table: str, time_column: str, *, windowed: bool = True) -> str:
 def customers_sql() -> str:
     """Customers of the scope: the customer_facts rows passing the customer filters."""
     return "SELECT f.* FROM customer_facts f WHERE f.dataset_id = $dataset AND " + customer_filter("f")
+
+
+# Where each filter's choices come from: customer attributes from customers, channel from purchases.
+FILTER_SOURCES: dict[str, tuple[str, str]] = {
+    "regions": ("customers", "region"),
+    "segments": ("customers", "segment"),
+    "channels": ("purchases", "channel"),
+    "owners": ("customers", "owner"),
+}
+
+
+def filter_options(store, dataset_id: int) -> dict:
+    """The values each global filter can take in a dataset (sorted, blanks left out) and ``"span"``, the
+    (first, last) purchase date, or None when the dataset has no purchases."""
+    options: dict = {}
+    for key, (table, column) in FILTER_SOURCES.items():
+        frame = store.query(
+            f'SELECT DISTINCT CAST("{column}" AS VARCHAR) AS v FROM "{table}" '
+            f'WHERE dataset_id = ? AND "{column}" IS NOT NULL AND trim(CAST("{column}" AS VARCHAR)) <> \'\' ORDER BY 1',
+            [dataset_id],
+        )
+        options[key] = frame["v"].to_list()
+    lo, hi = store.query(
+        "SELECT CAST(MIN(occurred_at) AS DATE), CAST(MAX(occurred_at) AS DATE) FROM purchases WHERE dataset_id = ?",
+        [dataset_id],
+    ).row(0)
+    options["span"] = (lo, hi) if lo is not None else None
+    return options

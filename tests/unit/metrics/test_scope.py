@@ -73,3 +73,12 @@ def test_previous_period_has_equal_length_and_describe():
 def test_params_bind_only_what_a_query_uses():
     s = Scope(3, channels=("Web",))
     assert s.params("SELECT $dataset, $channels") == {"dataset": 3, "channels": ["Web"]}
+
+
+def test_filter_options_come_from_customers_and_purchases(store):
+    from crm_core.metrics.scope import filter_options
+
+    opts = filter_options(store, store.dataset_id("t"))
+    assert opts["regions"] == ["EU", "US"] and opts["owners"] == ["Ann", "Bo"] and opts["segments"] == []
+    assert opts["channels"] == ["Store", "Web"]  # d's refunded Store purchase counts: a purchase channel
+    assert opts["span"] == (date(2024, 1, 31), date(2024, 3, 1))
