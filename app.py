@@ -20,6 +20,7 @@ log = logging.getLogger("crm_lens.app")
 # The walk (DESIGN §1), in order: one line per page — (section, script, title, icon).
 PAGES: list[tuple[str, str, str, str]] = [
     ("Identify — know your data", "pages/data.py", "Data", ":material/database:"),
+    ("Value chain — customer portfolio analysis", "pages/portfolio.py", "Portfolio", ":material/pie_chart:"),
 ]
 
 SAMPLE_BANNER = (

@@ -219,3 +219,94 @@ def prune_preparations(used: set) -> None:
 def forget_preparations() -> None:
     """After a write: ids and files seen before have changed, so every preparation is stale."""
     st.session_state.pop(state.PREPARED, None)
+
+
+# ---------------------------------------------------------------------------- portfolio (issue #4)
+TOP_CUSTOMERS = 25
+
+
+def _buyers(store: Store, scope_: scope.Scope) -> pl.DataFrame:
+    """Windowed customer facts of the customers with a completed purchase in the window (the catalog's
+    ``customers``: the portfolio is the customers who bought)."""
+    from crm_core.metrics import facts
+
+    return facts.customer_facts(store, scope_).filter(pl.col("purchases").fill_null(0) > 0)
+
+
+@st.cache_data(show_spinner=False)
+def _portfolio_kpis(_store: Store, db: str, scope_: scope.Scope) -> dict:
+    from crm_core.metrics import portfolio as pf
+
+    buyers = _buyers(_store, scope_)
+    return pf.portfolio_summary(buyers)
+
+
+def portfolio_kpis(scope_: scope.Scope) -> dict:
+    """``portfolio.portfolio_summary`` of the scope's buyers (the headline KPIs)."""
+    store = get_store()
+    return _portfolio_kpis(store, store.path, scope_)
+
+
+@st.cache_data(show_spinner=False)
+def _portfolio(_store: Store, db: str, scope_: scope.Scope, top: int) -> dict:
+    from crm_core.metrics import portfolio as pf
+
+    buyers = _buyers(_store, scope_)
+    if buyers.is_empty():
+        return {"customers": 0}
+    curve = pf.pareto(buyers, "revenue")
+    quadrants = pf.cost_quadrants(buyers)
+    segmented = pf.rfm_segments(pf.rfm_scores(buyers))
+    return {
+        "customers": buyers.height,
+        "summary": pf.portfolio_summary(buyers),
+        "curve": curve.curve.select("customer_share", "value_share"),
+        "pareto_point": curve.pareto_point,
+        "abc": pf.abc_summary(pf.abc_classes(buyers, "revenue")),
+        "rfm": pf.rfm_summary(segmented),
+        "rfm_excluded": buyers.height - segmented.height,
+        "quadrants": quadrants.select("customer_id", "value_axis", "cost_axis", "value_basis", "quadrant"),
+        "quadrant_summary": pf.quadrant_summary(quadrants),
+        "cost_known": bool(buyers["cost_to_serve"].fill_null(0).abs().sum() > 0),
+        "top": buyers.sort(["revenue", "customer_id"], descending=[True, False]).head(top),
+    }
+
+
+def portfolio(scope_: scope.Scope, top: int = TOP_CUSTOMERS) -> dict:
+    """Everything the Portfolio page draws for a scope, computed once per (database, scope): buyers'
+    summary, Pareto curve, ABC and RFM summaries, value × cost quadrants and the top customers.
+    ``{"customers": 0}`` when nobody bought in the window."""
+    store = get_store()
+    return _portfolio(store, store.path, scope_, top)
+
+
+@st.cache_data(show_spinner=False)
+def _customer_history(_store: Store, db: str, dataset_id: int, customer_id: str):
+    from crm_core.metrics import customer
+
+    return customer.customer_history(_store, dataset_id, customer_id)
+
+
+def customer_history(dataset_id: int, customer_id: str):
+    """``crm_core.metrics.customer.customer_history`` (purchases, interactions, feedback, facts)."""
+    store = get_store()
+    return _customer_history(store, store.path, dataset_id, customer_id)
+
+
+@st.cache_data(show_spinner=False)
+def _clv(_store: Store, db: str, dataset_id: int, calibration_end: date) -> tuple[pl.DataFrame | None, str | None]:
+    from crm_core.metrics import clv
+
+    try:
+        result = clv.fit_clv(_store, scope.Scope(dataset_id), calibration_end)
+    except clv.ClvError as exc:
+        log.info("CLV not fitted for dataset %s at %s: %s", dataset_id, calibration_end, exc)
+        return None, str(exc)
+    return result.frame.select("customer_id", "p_alive", "expected_purchases", "clv"), None
+
+
+def clv_scores(dataset_id: int, calibration_end: date) -> tuple[pl.DataFrame | None, str | None]:
+    """Per-customer CLV (12 months, BG/NBD + Gamma-Gamma) and P(alive), fitted once per dataset and
+    calibration date on the whole dataset; ``(None, why)`` when the models cannot be fitted."""
+    store = get_store()
+    return _clv(store, store.path, dataset_id, calibration_end)

@@ -36,6 +36,9 @@ DELETE_BUTTON = "delete_button"
 LOAD_SAMPLE_BUTTON = "load_sample_button"
 PREVIEW_TABLE = "preview_table"  # selectbox: canonical table to preview
 
+# Portfolio page
+PORTFOLIO_CUSTOMER = "portfolio_customer"  # selectbox: the top customer to drill into
+
 
 def table_kind_key(file_key: str) -> str:
     """Selectbox: the table kind chosen for one table of an upload."""

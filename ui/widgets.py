@@ -4,6 +4,7 @@ goes to the log, never the screen)."""
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections.abc import Iterable
@@ -25,6 +26,77 @@ UNEXPECTED_ERROR = "Something went wrong"
 def metric_card(label: str, value, definition: str, *, delta=None, delta_color: str = "normal") -> None:
     """A KPI with its definition on hover (DESIGN §8: every KPI has its definition)."""
     st.metric(label, value, delta=delta, delta_color=delta_color, help=definition, border=True)
+
+
+# What a KPI card says instead of a change when the previous period is not a whole one (DESIGN §8).
+PREVIOUS_INCOMPLETE = "previous period incomplete"
+
+
+def kpi_card(
+    label: str,
+    value,
+    definition: str,
+    *,
+    delta: str | None = None,
+    delta_color: str = "normal",
+    previous_incomplete: bool = False,
+) -> None:
+    """A KPI card: the value, its definition on hover and the change against the previous period.
+
+    ``delta`` is a ready text (see :func:`delta_text`); with ``previous_incomplete`` the card says
+    "previous period incomplete" in grey instead of a change (a partial period is never compared as if
+    whole); with neither, no delta (e.g. an open window)."""
+    with st.container(border=True):
+        if delta is not None and not previous_incomplete:
+            st.metric(label, value, delta=delta, delta_color=delta_color, help=definition,
+                      delta_description="vs previous period")
+        else:
+            st.metric(label, value, help=definition)
+        if previous_incomplete:
+            st.caption(PREVIOUS_INCOMPLETE)
+
+
+def delta_text(current: float | None, previous: float | None, *, mode: str = "relative") -> str | None:
+    """The change of a KPI as text: ``"relative"`` (``+12.3%``) for counts and money, ``"points"``
+    (``+1.2 pp``) for shares, ``"absolute"`` (``+0.02``) for coefficients such as the Gini; None when
+    either value is unknown or a relative change has no base."""
+    if current is None or previous is None:
+        return None
+    if mode == "points":
+        return f"{(current - previous) * 100:+.1f} pp"
+    if mode == "absolute":
+        return f"{current - previous:+.2f}"
+    if mode != "relative":
+        raise ValueError(f"unknown delta mode {mode!r}")
+    if previous == 0:
+        return None
+    return f"{(current - previous) / abs(previous):+.1%}"
+
+
+def download_table(frame: pl.DataFrame, file_name: str, *, key: str, what: str = "table") -> None:
+    """CSV and Excel downloads of a table side by side (Excel via xlsxwriter, Polars ``write_excel``)."""
+    name = safe_file_name(file_name.removesuffix(".csv").removesuffix(".xlsx"))
+    with st.container(horizontal=True, gap="small"):
+        download_frame(frame, f"{what[:1].upper() + what[1:]} as CSV", name, key=f"{key}_csv")
+        st.download_button(
+            f"{what[:1].upper() + what[1:]} as Excel",
+            data=excel_bytes(frame, sheet=what),
+            file_name=name + ".xlsx",
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            key=f"{key}_xlsx",
+            on_click="ignore",
+            icon=":material/table_view:",
+        )
+
+
+def excel_bytes(frame: pl.DataFrame, *, sheet: str = "data") -> bytes:
+    """A one-sheet .xlsx workbook of ``frame`` (Enum/categorical columns written as text)."""
+    plain = frame.with_columns(
+        pl.col(c).cast(pl.String) for c, t in frame.schema.items() if isinstance(t, (pl.Enum, pl.Categorical))
+    )
+    buffer = io.BytesIO()
+    plain.write_excel(buffer, worksheet=re.sub(r"[\\/*?:\[\]]", " ", sheet)[:31] or "data", autofit=True)
+    return buffer.getvalue()
 
 
 def count_columns(names: Iterable[str]) -> dict:

@@ -1,0 +1,327 @@
+"""Plotly figure builders (DESIGN.md §2, §8): a result frame in, a figure out — pure functions, no Streamlit,
+no store. Every figure has a title, axis titles with units and hover values.
+
+Colours: one colour-blind-safe palette for the whole app (Okabe & Ito 2008, "Color Universal Design"), and the
+same colour for a category name on every page and in every report: :func:`color_for` gives known names (ABC
+classes, value × cost quadrants, purchase statuses) a fixed colour and any other name a colour picked by a stable
+hash of the name (not Python's salted ``hash``), so a region or segment keeps its colour across runs and pages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+
+import plotly.graph_objects as go
+import polars as pl
+
+__all__ = [
+    "MAX_POINTS",
+    "OKABE_ITO",
+    "SEQUENTIAL",
+    "color_for",
+    "color_map",
+    "money_unit",
+    "pareto_figure",
+    "purchases_figure",
+    "quadrant_figure",
+    "rfm_treemap",
+    "sample_points",
+]
+
+#: Okabe–Ito palette (Okabe & Ito 2008), black last; grey for "other / unknown".
+OKABE_ITO: tuple[str, ...] = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#D55E00",  # vermillion
+    "#56B4E9",  # sky blue
+    "#CC79A7",  # reddish purple
+    "#F0E442",  # yellow
+    "#000000",  # black
+)
+GREY = "#999999"
+#: Sequential colour scale for magnitudes (colour-blind safe, readable in greyscale).
+SEQUENTIAL = "Cividis"
+#: Scatter plots draw at most this many points (a seeded sample beyond).
+MAX_POINTS = 5000
+
+# Categories with a fixed colour everywhere (the rest are hashed onto the palette).
+FIXED_COLORS: dict[str, str] = {
+    # ABC classes: most valuable = strongest
+    "A": "#0072B2",
+    "B": "#56B4E9",
+    "C": GREY,
+    # value × cost-to-serve quadrants (Shapiro et al. 1987)
+    "Carriage trade": "#0072B2",
+    "Passive": "#009E73",
+    "Aggressive": "#D55E00",
+    "Bargain basement": "#E69F00",
+    # purchase statuses
+    "completed": "#0072B2",
+    "refunded": "#D55E00",
+    "cancelled": GREY,
+    # the period compared with
+    "current": "#0072B2",
+    "previous": GREY,
+}
+
+_LAYOUT = {
+    "template": "plotly_white",
+    "margin": {"l": 60, "r": 30, "t": 70, "b": 60},
+    "hoverlabel": {"namelength": -1},
+    "font": {"size": 13},
+}
+
+
+def color_for(name: object) -> str:
+    """The app-wide colour of a category name: fixed for known names, else a stable hash onto the palette."""
+    if name is None:
+        return GREY
+    key = str(name)
+    if key in FIXED_COLORS:
+        return FIXED_COLORS[key]
+    digest = hashlib.sha1(key.encode("utf-8")).digest()
+    return OKABE_ITO[int.from_bytes(digest[:4], "big") % len(OKABE_ITO)]
+
+
+def color_map(names: Iterable[object]) -> dict[str, str]:
+    """{name: colour} for plotly's ``color_discrete_map``."""
+    return {str(n): color_for(n) for n in names}
+
+
+def money_unit(currency: str | None) -> str:
+    """The unit shown in axis titles: the dataset's currency code when known, else "amount"."""
+    return currency.strip() if currency and currency.strip() else "amount"
+
+
+def _title(text: str, subtitle: str | None = None) -> dict:
+    return {"text": text, "subtitle": {"text": subtitle} if subtitle else None, "x": 0.0, "xanchor": "left"}
+
+
+def sample_points(frame: pl.DataFrame, max_points: int = MAX_POINTS, seed: int = 0) -> pl.DataFrame:
+    """At most ``max_points`` rows of ``frame``: all of them, or a seeded random sample (same rows every run)."""
+    if frame.height <= max_points:
+        return frame
+    return frame.sample(n=max_points, seed=seed)
+
+
+def _thin_curve(curve: pl.DataFrame, max_points: int = 2000) -> pl.DataFrame:
+    """Every k-th point of a long curve, last point kept (the line looks the same, the page stays light)."""
+    n = curve.height
+    if n <= max_points:
+        return curve
+    step = -(-n // max_points)
+    return curve.with_row_index("_i").filter((pl.col("_i") % step == 0) | (pl.col("_i") == n - 1)).drop("_i")
+
+
+# ---------------------------------------------------------------------------------------------------- portfolio
+def pareto_figure(
+    curve: pl.DataFrame,
+    pareto_point: float | None,
+    *,
+    target: float = 0.8,
+    value_label: str = "revenue",
+) -> go.Figure:
+    """Concentration (Pareto / Lorenz) curve: cumulative share of value against the share of customers.
+
+    ``curve`` has ``customer_share`` and ``value_share`` (0..1, customers ranked by value, largest first), as
+    :func:`crm_core.metrics.portfolio.pareto` returns; ``pareto_point`` is the share of customers that makes
+    ``target`` of the value (marked and annotated when known).
+    """
+    pts = _thin_curve(curve.select("customer_share", "value_share"))
+    x = [0.0, *pts["customer_share"].to_list()]
+    y = [0.0, *pts["value_share"].to_list()]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1], y=[0, 1], mode="lines", name="Equal value per customer",
+            line={"color": GREY, "dash": "dot"}, hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x, y=y, mode="lines", name=f"Cumulative share of {value_label}",
+            line={"color": OKABE_ITO[0], "width": 3},
+            hovertemplate=f"Top %{{x:.1%}} of customers make %{{y:.1%}} of {value_label}<extra></extra>",
+        )
+    )
+    if pareto_point is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[pareto_point], y=[target], mode="markers", name=f"{target:.0%} point",
+                marker={"color": OKABE_ITO[3], "size": 12, "symbol": "diamond"},
+                hovertemplate=f"%{{x:.1%}} of customers make {target:.0%} of {value_label}<extra></extra>",
+            )
+        )
+        fig.add_shape(type="line", x0=0, x1=pareto_point, y0=target, y1=target,
+                      line={"color": OKABE_ITO[3], "dash": "dash", "width": 1})
+        fig.add_shape(type="line", x0=pareto_point, x1=pareto_point, y0=0, y1=target,
+                      line={"color": OKABE_ITO[3], "dash": "dash", "width": 1})
+        fig.add_annotation(
+            x=pareto_point, y=target, ax=60, ay=40, showarrow=True, arrowhead=2, xanchor="left",
+            text=f"{pareto_point:.0%} of customers make {target:.0%} of {value_label}",
+            bgcolor="rgba(255,255,255,0.85)",
+        )
+    fig.update_layout(
+        **_LAYOUT,
+        title=_title(f"Concentration of {value_label} (Pareto curve)",
+                     "Customers ranked by value, largest first; the dotted line is an equal split"),
+        xaxis={"title": {"text": "Share of customers (%)"}, "tickformat": ".0%", "range": [0, 1]},
+        yaxis={"title": {"text": f"Cumulative share of {value_label} (%)"}, "tickformat": ".0%", "range": [0, 1.02]},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.15, "x": 0},
+        height=440,
+    )
+    return fig
+
+
+def _text_on(values: list[float]) -> list[str]:
+    """Readable text on a Cividis tile: black on the light (high) end, white on the dark (low) end."""
+    lo, hi = (min(values), max(values)) if values else (0.0, 0.0)
+    span = (hi - lo) or 1.0
+    return ["black" if (v - lo) / span > 0.55 else "white" for v in values]
+
+
+def rfm_treemap(summary: pl.DataFrame, *, currency: str | None = None) -> go.Figure:
+    """RFM segments as a treemap: area = customers, colour = revenue.
+
+    ``summary`` has ``segment``, ``customers``, ``customer_share``, ``revenue``, ``revenue_share`` (as
+    :func:`crm_core.metrics.portfolio.rfm_summary` returns); empty segments are left out.
+    """
+    unit = money_unit(currency)
+    rows = summary.filter(pl.col("customers") > 0).with_columns(pl.col("segment").cast(pl.String))
+    fig = go.Figure(
+        go.Treemap(
+            labels=rows["segment"].to_list(),
+            parents=[""] * rows.height,
+            values=rows["customers"].to_list(),
+            customdata=rows.select("customer_share", "revenue", "revenue_share").fill_null(0).rows(),
+            texttemplate="<b>%{label}</b><br>%{value:,} customers<br>%{customdata[2]:.1%} of revenue",
+            hovertemplate=(
+                "<b>%{label}</b><br>Customers: %{value:,} (%{customdata[0]:.1%})<br>"
+                f"Revenue: %{{customdata[1]:,.0f}} {unit} (%{{customdata[2]:.1%}})<extra></extra>"
+            ),
+            marker={
+                "pad": {"t": 0, "l": 0, "r": 0, "b": 0},
+                "colors": rows["revenue"].to_list(), "colorscale": SEQUENTIAL,
+                "colorbar": {"title": {"text": f"Revenue ({unit})"}}, "line": {"color": "white", "width": 2},
+            },
+            branchvalues="total",
+            sort=True,
+            root={"color": "white"},
+            pathbar={"visible": False},
+            tiling={"pad": 0},
+            textfont={"size": 13, "color": _text_on(rows["revenue"].to_list())},
+        )
+    )
+    fig.update_layout(
+        **{**_LAYOUT, "margin": {"l": 10, "r": 10, "t": 70, "b": 10}},
+        title=_title("RFM segments", f"Tile area = customers; colour = revenue ({unit})"),
+        height=460,
+    )
+    return fig
+
+
+def quadrant_figure(
+    quadrants: pl.DataFrame,
+    *,
+    currency: str | None = None,
+    max_points: int = MAX_POINTS,
+) -> go.Figure:
+    """Value × cost-to-serve scatter (Shapiro et al. 1987), one colour per quadrant, median split lines.
+
+    ``quadrants`` is :func:`crm_core.metrics.portfolio.cost_quadrants`'s output (``customer_id``,
+    ``value_axis``, ``cost_axis``, ``value_basis``, ``quadrant``). The split lines are the medians of all
+    customers; the points are at most ``max_points`` of them (:func:`sample_points`).
+    """
+    unit = money_unit(currency)
+    basis = quadrants["value_basis"][0] if quadrants.height and "value_basis" in quadrants.columns else "margin"
+    value_name = "Gross margin" if basis == "margin" else str(basis).replace("_", " ").capitalize()
+    v_split = quadrants["value_axis"].median() if quadrants.height else None
+    c_split = quadrants["cost_axis"].median() if quadrants.height else None
+    pts = sample_points(quadrants, max_points).with_columns(pl.col("quadrant").cast(pl.String))
+    dtype = quadrants.schema.get("quadrant")
+    order = list(dtype.categories) if isinstance(dtype, pl.Enum) else sorted(set(pts["quadrant"].drop_nulls()))
+    fig = go.Figure()
+    for name in order:
+        part = pts.filter(pl.col("quadrant") == name)
+        if part.is_empty():
+            continue
+        fig.add_trace(
+            go.Scattergl(
+                x=part["cost_axis"].to_list(), y=part["value_axis"].to_list(), mode="markers", name=name,
+                marker={"color": color_for(name), "size": 6, "opacity": 0.7},
+                customdata=part.select("customer_id").rows(),
+                hovertemplate=(
+                    f"<b>%{{customdata[0]}}</b> — {name}<br>Cost to serve: %{{x:,.0f}} {unit}<br>"
+                    f"{value_name}: %{{y:,.0f}} {unit}<extra></extra>"
+                ),
+            )
+        )
+    if v_split is not None:
+        fig.add_hline(y=v_split, line={"color": GREY, "dash": "dash", "width": 1},
+                      annotation_text=f"median {value_name.lower()}", annotation_position="bottom right")
+        fig.add_vline(x=c_split, line={"color": GREY, "dash": "dash", "width": 1},
+                      annotation_text="median cost to serve", annotation_position="top right")
+    sub = "Split at the medians; Shapiro, Rangan, Moriarty & Ross (1987)"
+    x_range = y_range = None
+    if quadrants.height >= 200:
+        # a long tail squeezes everyone else into a corner: open zoomed to the 99th percentiles
+        # (plotly's Autoscale shows every point)
+        x_hi = quadrants["cost_axis"].quantile(0.99)
+        y_lo, y_hi = quadrants["value_axis"].min(), quadrants["value_axis"].quantile(0.99)
+        if x_hi and y_hi and (x_hi < quadrants["cost_axis"].max() or y_hi < quadrants["value_axis"].max()):
+            x_range = [0, x_hi * 1.05]
+            y_range = [min(0.0, y_lo * 1.05), y_hi * 1.05]
+            sub += "; zoomed to the 99th percentiles (Autoscale shows all)"
+    if quadrants.height > max_points:
+        sub += f"; {max_points:,} of {quadrants.height:,} customers drawn"
+    fig.update_layout(
+        **_LAYOUT,
+        title=_title(f"{value_name} × cost to serve", sub),
+        xaxis={"title": {"text": f"Cost to serve ({unit})"}, "tickformat": ",.0f", "rangemode": "tozero", "range": x_range},
+        yaxis={"title": {"text": f"{value_name} ({unit})"}, "tickformat": ",.0f", "range": y_range},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.15, "x": 0, "title": {"text": "Quadrant"}},
+        height=480,
+    )
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------- customer
+def purchases_figure(purchases: pl.DataFrame, *, customer: str, currency: str | None = None) -> go.Figure:
+    """One customer's purchases over time: one bar per purchase, coloured by status.
+
+    ``purchases`` has ``occurred_at``, ``amount`` and ``status`` (``crm_core.metrics.customer``).
+    """
+    unit = money_unit(currency)
+    fig = go.Figure()
+    frame = purchases.with_columns(pl.col("status").fill_null("completed").cast(pl.String))
+    for status in dict.fromkeys(frame["status"].to_list()):
+        part = frame.filter(pl.col("status") == status)
+        fig.add_trace(
+            go.Scatter(
+                x=part["occurred_at"].to_list(), y=part["amount"].to_list(), name=status, mode="markers",
+                marker={"color": color_for(status), "size": 8, "opacity": 0.8,
+                            "symbol": "circle" if status == "completed" else "x"},
+                hovertemplate=f"%{{x|%Y-%m-%d}}<br>%{{y:,.2f}} {unit} ({status})<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        **_LAYOUT,
+        title=_title(f"Purchases of {customer} over time", "One point per purchase"),
+        xaxis={"title": {"text": "Purchase date (day)"}},
+        yaxis={"title": {"text": f"Amount ({unit})"}, "tickformat": ",.0f"},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0, "title": {"text": "Status"}},
+        height=360,
+    )
+    return fig
+
+
+def figure_titles(fig: go.Figure) -> Mapping[str, str | None]:
+    """{"title", "x", "y"}: the texts a figure is titled with (for tests and reports)."""
+    layout = fig.layout
+    return {
+        "title": layout.title.text,
+        "x": layout.xaxis.title.text if layout.xaxis else None,
+        "y": layout.yaxis.title.text if layout.yaxis else None,
+    }

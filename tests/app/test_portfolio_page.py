@@ -1,0 +1,145 @@
+"""The Portfolio page (issue #4), driven by Streamlit's AppTest on the sample company and on tiny stores.
+
+Each test has its own database file and empty caches (conftest.py).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import polars as pl
+
+from crm_core.store import TableLoad
+from ui import data, state
+
+from .test_data_page import assert_clean, texts
+
+PORTFOLIO_PAGE = "pages/portfolio.py"
+CUSTOMER_PICK = state.PORTFOLIO_CUSTOMER
+KPI_LABELS = ["Customers", "Revenue", "Top-20% share", "Gini (revenue)", "Class A customers"]
+
+
+def portfolio_page(at):
+    at.switch_page(PORTFOLIO_PAGE).run()
+    assert_clean(at)
+    assert texts(at.title) == ["Portfolio"]
+    return at
+
+
+def kpis(at) -> dict[str, tuple[str, str]]:
+    """{label: (value, delta)} of the five KPI cards ("Revenue (USD)" as "Revenue"; see ``revenue_unit``)."""
+    out = {}
+    for m in at.metric:
+        label = "Revenue" if m.label.startswith("Revenue (") else m.label
+        if label in KPI_LABELS:
+            out[label] = (m.value, m.delta)
+    return out
+
+
+def revenue_unit(at) -> str:
+    return next(m.label for m in at.metric if m.label.startswith("Revenue ("))[len("Revenue ("):-1]
+
+
+def load_tiny(store, name: str) -> None:
+    """Three customers buying in January and March 2024 (nothing in February)."""
+    frame = pl.DataFrame(
+        {
+            "transaction_id": ["T1", "T2", "T3", "T4", "T5"],
+            "customer_id": ["C1", "C2", "C1", "C3", "C2"],
+            "occurred_at": [datetime(2024, 1, 5), datetime(2024, 1, 9), datetime(2024, 1, 20),
+                            datetime(2024, 3, 2), datetime(2024, 3, 15)],
+            "amount": [120.0, 80.5, 45.0, 300.0, 99.99],
+        }
+    )
+    store.load(name, [TableLoad("transactions", frame, file_name="tiny.csv", rows_read=frame.height, currency="EUR")])
+    data.clear_caches()
+
+
+def select_dataset(at, name: str):
+    at.selectbox(key=state.DATASET).set_value(name).run()
+    assert_clean(at)
+    return at
+
+
+def test_portfolio_page_renders_on_the_sample_company(app):
+    at = portfolio_page(app)
+    assert "CRM value chain · customer portfolio analysis" in " ".join(texts(at.markdown))
+    shown = kpis(at)
+    assert list(shown) == KPI_LABELS
+    assert shown["Customers"][0] not in ("", "0", "–")
+    assert revenue_unit(at) == "USD"  # the sample company's currency
+    # the default window is the data's whole span: the period before it is not a whole one
+    assert not any(delta for _, delta in shown.values())
+    assert sum("previous period incomplete" == c.value for c in at.caption) == len(KPI_LABELS)
+    assert texts(at.subheader) == ["Concentration", "ABC classes", "RFM segments", "Value × cost to serve",
+                                   "Top customers"]
+    abc = next(df.value for df in at.dataframe if "Class" in df.value.columns)
+    assert list(abc["Class"]) == ["A", "B", "C"]
+    assert abs(abc["% of customers"].sum() - 1) < 1e-9
+    # every table has a CSV and an Excel download
+    labels = [b.label for b in at.get("download_button")]
+    for what in ("ABC table", "RFM table", "Quadrant table", "Top customers"):
+        assert f"{what} as CSV" in labels and f"{what} as Excel" in labels, labels
+
+
+def test_a_sidebar_filter_changes_the_kpis(app):
+    at = portfolio_page(app)
+    before = kpis(at)["Customers"][0]
+    at.multiselect(key=state.FILTER_REGIONS).set_value(["Europe"]).run()
+    assert_clean(at)
+    after = kpis(at)["Customers"][0]
+    assert after != before
+    assert int(after.replace(",", "")) < int(before.replace(",", ""))
+
+
+def test_a_whole_previous_period_gives_deltas(app):
+    at = portfolio_page(app)
+    at.date_input(key=state.FILTER_WINDOW).set_value((date(2025, 1, 1), date(2025, 6, 30))).run()
+    assert_clean(at)
+    shown = kpis(at)
+    assert shown["Customers"][1].endswith("%") and shown["Customers"][1][0] in "+-"
+    assert shown["Top-20% share"][1].endswith("pp")
+    assert shown["Gini (revenue)"][1][0] in "+-"
+    assert not any("previous period incomplete" == c.value for c in at.caption)
+
+
+def test_an_empty_window_says_so(app, store):
+    load_tiny(store, "Tiny")
+    at = select_dataset(portfolio_page(app), "Tiny")
+    assert revenue_unit(at) == "EUR"
+    at.date_input(key=state.FILTER_WINDOW).set_value((date(2024, 1, 25), date(2024, 2, 20))).run()
+    assert_clean(at)
+    assert any("No purchases in the analysis window" in i.value for i in at.info)
+    assert not kpis(at)
+
+
+def test_no_interactions_names_the_export_and_clv_says_why(app, store):
+    load_tiny(store, "Tiny")
+    at = select_dataset(portfolio_page(app), "Tiny")
+    assert any("interactions export" in i.value for i in at.info)
+    assert at.selectbox(key=CUSTOMER_PICK).options  # the drill-down still works
+    # three customers cannot carry the CLV models, and the page says why instead of failing
+    warnings = [w.value for w in at.warning]
+    assert any("CLV and P(alive) cannot be shown" in w for w in warnings) or any(
+        m.label == "CLV, next 12 months" and m.value != "–" for m in at.metric
+    ), warnings
+
+
+def test_the_drill_down_shows_a_customers_history(app, store):
+    at = portfolio_page(app)
+    pick = at.selectbox(key=CUSTOMER_PICK)
+    customer_id = pick.options[1].split(" · ")[0]  # options are shown as "id · name"
+    pick.set_value(customer_id).run()
+    assert_clean(at)
+    assert at.selectbox(key=CUSTOMER_PICK).value == customer_id
+    assert any(customer_id in m.value for m in at.markdown if m.value.startswith("#####"))
+    purchases = next(df.value for df in at.dataframe if "purchase_id" in df.value.columns)
+    expected = store.scalar(
+        "SELECT COUNT(*) FROM purchases WHERE dataset_id = (SELECT MIN(dataset_id) FROM datasets) AND customer_id = ?",
+        [customer_id],
+    )
+    assert len(purchases) == expected > 0
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["P(alive)"].endswith("%")
+    assert labels["CLV, next 12 months"].endswith("USD")
+    assert any(t.label.startswith("Interactions (") for t in at.tabs)
