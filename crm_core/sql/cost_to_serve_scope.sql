@@ -3,7 +3,9 @@
 -- subqueries in the purchases and interactions slots. Purchase measures: purchase_totals.sql; costing:
 -- cost_to_serve.sql.
 WITH
-scope_purchases AS (
+scope_purchases AS NOT MATERIALIZED (
+    -- the scope's purchases; NOT MATERIALIZED: its two consumers (the purchase pass and channel_mode)
+    -- each rescan the columns they need, cheaper than buffering every purchase row once
     SELECT sp.customer_id, sp.occurred_at, sp.status, sp.amount, sp.cost, sp.discount, sp.channel
     FROM ({{purchases}}) AS sp
 ),
@@ -22,10 +24,15 @@ cost_interactions AS (
 -- @include cost_to_serve
 ,
 channel_mode AS (
-    -- most frequent sales channel of the completed purchases (MODE: ties broken arbitrarily)
-    SELECT customer_id, MODE(channel) AS main_channel
-    FROM scope_purchases
-    WHERE status = 'completed' AND channel IS NOT NULL
+    -- most frequent sales channel of the completed purchases; on a tie the last by name, as in the
+    -- customer facts (MODE would break ties arbitrarily, run to run)
+    SELECT customer_id, arg_max(channel, (n, channel)) AS main_channel
+    FROM (
+        SELECT customer_id, channel, COUNT(*) AS n
+        FROM scope_purchases
+        WHERE status = 'completed' AND channel IS NOT NULL
+        GROUP BY ALL
+    )
     GROUP BY customer_id
 )
 SELECT

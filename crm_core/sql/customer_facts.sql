@@ -12,27 +12,39 @@ pass_purchases AS (
 cost_orders AS (
     SELECT customer_id, orders, returns, revenue, cogs, orders_with_cost, discounts FROM purchase_totals
 ),
-cost_interactions AS (
+cost_interactions AS NOT MATERIALIZED (
+    -- the dataset's interactions; NOT MATERIALIZED: its two consumers (the costing and touches) each
+    -- rescan the columns they need, cheaper than buffering the rows once
     SELECT customer_id, occurred_at, kind, duration_minutes, cost, TRUE AS in_window
     FROM interactions WHERE dataset_id = $dataset
 ),
 -- @include cost_to_serve
 ,
 assortment AS (
-    -- distinct product categories and most frequent sales channel (MODE) of the completed purchases
-    SELECT
-        customer_id,
-        COUNT(DISTINCT category)                                  AS categories,
-        MODE(channel) FILTER (WHERE channel IS NOT NULL)          AS main_channel
+    -- distinct product categories of the completed purchases
+    SELECT customer_id, COUNT(DISTINCT category) AS categories
     FROM purchases
     WHERE dataset_id = $dataset AND status = 'completed'
     GROUP BY customer_id
 ),
+channel_mode AS (
+    -- most frequent sales channel of the completed purchases; on a tie the last by name (the greatest
+    -- (count, channel) pair), so the same data always gives the same channel (MODE breaks ties arbitrarily)
+    SELECT customer_id, arg_max(channel, (n, channel)) AS main_channel
+    FROM (
+        SELECT customer_id, channel, COUNT(*) AS n
+        FROM purchases
+        WHERE dataset_id = $dataset AND status = 'completed' AND channel IS NOT NULL
+        GROUP BY ALL
+    )
+    GROUP BY customer_id
+),
 buys AS (
-    -- all-time purchase measures (purchase_totals.sql) with the assortment
-    SELECT t.*, s.categories, s.main_channel
+    -- all-time purchase measures (purchase_totals.sql) with the assortment and main channel
+    SELECT t.*, s.categories, m.main_channel
     FROM purchase_totals AS t
     LEFT JOIN assortment AS s USING (customer_id)
+    LEFT JOIN channel_mode AS m USING (customer_id)
 ),
 touches AS (
     SELECT

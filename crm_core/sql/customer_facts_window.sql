@@ -7,8 +7,9 @@
 -- customer_id (no separate UNION of ids). Purchase measures: purchase_totals.sql; costing:
 -- cost_to_serve.sql (the same CTEs as the stored customer_facts).
 WITH
-pass_purchases AS (
-    -- purchases up to the window end, any status
+pass_purchases AS NOT MATERIALIZED (
+    -- purchases up to the window end, any status. NOT MATERIALIZED: its two consumers (purchase_totals and
+    -- channel_mode) each rescan the columns they need, cheaper than buffering the 10M joined rows once
     SELECT
         hp.customer_id, hp.occurred_at, hp.status, hp.amount, hp.cost, hp.discount, hp.channel,
         ($start_ts::TIMESTAMP IS NULL OR hp.occurred_at >= $start_ts::TIMESTAMP) AS in_window

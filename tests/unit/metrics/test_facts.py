@@ -163,3 +163,20 @@ def test_purchase_days_counted_across_day_blocks(store):
     # a window holding only the two days around the block boundary
     two_days = customer_facts(store, Scope(ds, start=date(2025, 3, 18), end=date(2025, 3, 19)))
     assert dict(zip(two_days["customer_id"], two_days["purchases"])) == {"a": 2, "b": 1}
+
+
+def test_main_channel_ties_are_broken_the_same_way_everywhere(store):
+    # a: one Store and one Web purchase (a tie: the last by name, Web); b: two Store, one Web → Store
+    tx = pl.DataFrame({
+        "customer_id": ["a", "a", "b", "b", "b"],
+        "occurred_at": [datetime(2024, 1, d) for d in (1, 2, 3, 4, 5)],
+        "amount": [1.0] * 5,
+        "channel": ["Store", "Web", "Store", "Web", "Store"],
+    })
+    ds = store.load("ties", [TableLoad("transactions", tx, "t.csv")]).dataset_id
+    expected = {"a": "Web", "b": "Store"}
+    stored = store.table("customer_facts", ds)
+    windowed = customer_facts(store, Scope(ds))
+    served = cost.cost_to_serve(store, Scope(ds))
+    for frame in (stored, windowed, served):
+        assert dict(zip(frame["customer_id"], frame["main_channel"])) == expected
