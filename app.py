@@ -21,6 +21,7 @@ log = logging.getLogger("crm_lens.app")
 PAGES: list[tuple[str, str, str, str]] = [
     ("Identify — know your data", "pages/data.py", "Data", ":material/database:"),
     ("Value chain — customer portfolio analysis", "pages/portfolio.py", "Portfolio", ":material/pie_chart:"),
+    ("IDIC — differentiate and customize", "pages/differentiate.py", "Differentiate", ":material/groups:"),
 ]
 
 SAMPLE_BANNER = (

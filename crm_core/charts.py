@@ -19,14 +19,20 @@ __all__ = [
     "MAX_POINTS",
     "OKABE_ITO",
     "SEQUENTIAL",
+    "channel_mix_figure",
+    "clv_tier_figure",
     "color_for",
     "color_map",
     "money_unit",
     "pareto_figure",
+    "profile_heatmap",
     "purchases_figure",
     "quadrant_figure",
     "rfm_treemap",
     "sample_points",
+    "segment_intensity_figure",
+    "segment_size_figure",
+    "silhouette_figure",
 ]
 
 #: Okabe–Ito palette (Okabe & Ito 2008), black last; grey for "other / unknown".
@@ -325,3 +331,178 @@ def figure_titles(fig: go.Figure) -> Mapping[str, str | None]:
         "x": layout.xaxis.title.text if layout.xaxis else None,
         "y": layout.yaxis.title.text if layout.yaxis else None,
     }
+
+
+# ---------------------------------------------------------------------------------------------------- differentiate
+def _channel_label(column: str) -> str:
+    return column.removeprefix("mean_share_").replace("_", " ").title()
+
+
+def silhouette_figure(silhouette_by_k: Mapping[int, float], chosen_k: int | None = None) -> go.Figure:
+    """Mean silhouette per candidate k (Rousseeuw 1987); the fitted k highlighted."""
+    ks = sorted(int(k) for k in silhouette_by_k)
+    values = [float(silhouette_by_k[k]) for k in ks]
+    colors = [OKABE_ITO[0] if k == chosen_k else GREY for k in ks]
+    fig = go.Figure(
+        go.Bar(
+            x=ks, y=values, marker_color=colors,
+            hovertemplate="k = %{x}<br>Mean silhouette: %{y:.3f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        **_LAYOUT,
+        title=_title("Silhouette by number of segments", "Higher = better separated segments; blue = fitted k"),
+        xaxis={"title": {"text": "Number of segments k"}, "dtick": 1},
+        yaxis={"title": {"text": "Mean silhouette (−1 to 1)"}},
+        height=380,
+        showlegend=False,
+    )
+    return fig
+
+
+def profile_heatmap(profile: pl.DataFrame, features: Mapping[str, str]) -> go.Figure:
+    """Segments × feature means as a heat table: colour scaled per column (min to max across segments),
+    the real mean written in each cell. ``features``: {profile column: display label with unit}."""
+    columns = [c for c in features if c in profile.columns]
+    segments = profile["segment"].cast(pl.String).to_list()
+    z, text = [], []
+    for seg_row in profile.select(columns).rows():
+        z_row, t_row = [], []
+        for column, value in zip(columns, seg_row, strict=True):
+            values = [v for v in profile[column].to_list() if v is not None]
+            lo, hi = (min(values), max(values)) if values else (0.0, 0.0)
+            z_row.append(None if value is None else ((value - lo) / (hi - lo) if hi > lo else 0.5))
+            if value is None:
+                t_row.append("–")
+            elif column.startswith("mean_share_"):
+                t_row.append(f"{value:.0%}")
+            else:
+                t_row.append(f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}")
+        z.append(z_row)
+        text.append(t_row)
+    labels = [features[c] for c in columns]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z, x=labels, y=segments, text=text, texttemplate="%{text}", colorscale=SEQUENTIAL,
+            showscale=False, xgap=2, ygap=2,
+            hovertemplate="<b>%{y}</b><br>%{x}: %{text}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        **{**_LAYOUT, "margin": {"l": 70, "r": 10, "t": 70, "b": 60}},
+        title=_title("Segment profiles", "Mean per customer; colour scaled per column (dark = lowest, light = highest)"),
+        xaxis={"title": {"text": "Feature (unit)"}, "side": "bottom", "automargin": True, "tickangle": -30},
+        yaxis={"title": {"text": "Segment"}, "autorange": "reversed"},
+        height=max(300, 70 + 46 * len(segments) + 170),
+    )
+    return fig
+
+
+def segment_size_figure(profile: pl.DataFrame) -> go.Figure:
+    """Share of customers and share of revenue per segment, side by side."""
+    segments = profile["segment"].cast(pl.String).to_list()
+    customers = profile["customers"].to_list()
+    revenue = profile["revenue"].fill_null(0).to_list()
+    fig = go.Figure()
+    fig.add_bar(
+        y=segments, x=profile["customer_share"].fill_null(0).to_list(), orientation="h", name="Customers",
+        marker_color=OKABE_ITO[0], customdata=customers,
+        hovertemplate="<b>%{y}</b><br>Customers: %{customdata:,} (%{x:.1%})<extra></extra>",
+    )
+    fig.add_bar(
+        y=segments, x=profile["revenue_share"].fill_null(0).to_list(), orientation="h", name="Revenue",
+        marker_color=OKABE_ITO[1], customdata=revenue,
+        hovertemplate="<b>%{y}</b><br>Revenue: %{customdata:,.0f} (%{x:.1%})<extra></extra>",
+    )
+    fig.update_layout(
+        **_LAYOUT,
+        title=_title("Size and value per segment", "Share of the segmented customers and of their revenue"),
+        barmode="group",
+        xaxis={"title": {"text": "Share (%)"}, "tickformat": ".0%"},
+        yaxis={"title": {"text": "Segment"}, "autorange": "reversed"},
+        legend={"orientation": "h", "y": -0.18},
+        height=max(320, 120 + 44 * len(segments)),
+    )
+    return fig
+
+
+def channel_mix_figure(profile: pl.DataFrame) -> go.Figure:
+    """Mean share of each sales channel in the segment's customers' completed purchases (stacked to 100 %)."""
+    segments = profile["segment"].cast(pl.String).to_list()
+    fig = go.Figure()
+    for column in [c for c in profile.columns if c.startswith("mean_share_")]:
+        channel = _channel_label(column)
+        fig.add_bar(
+            y=segments, x=profile[column].fill_null(0).to_list(), orientation="h", name=channel,
+            marker_color=color_for(column.removeprefix("mean_share_")),
+            hovertemplate=f"<b>%{{y}}</b><br>{channel}: %{{x:.1%}} of purchases<extra></extra>",
+        )
+    fig.update_layout(
+        **_LAYOUT,
+        title=_title("Channel mix per segment", "Mean share of a customer's purchases per sales channel"),
+        barmode="stack",
+        xaxis={"title": {"text": "Share of purchases (%)"}, "tickformat": ".0%", "range": [0, 1]},
+        yaxis={"title": {"text": "Segment"}, "autorange": "reversed"},
+        legend={"orientation": "h", "y": -0.18, "title": {"text": "Channel"}},
+        height=max(320, 120 + 40 * len(segments)),
+    )
+    return fig
+
+
+def segment_intensity_figure(intensity: pl.DataFrame, *, currency: str | None = None) -> go.Figure:
+    """Interactions per customer and cost to serve per customer, one bar per segment (two panels).
+
+    ``intensity`` has ``segment``, ``interactions_per_customer`` and ``cost_per_customer``."""
+    from plotly.subplots import make_subplots
+
+    unit = money_unit(currency)
+    segments = intensity["segment"].cast(pl.String).to_list()
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.08,
+                        subplot_titles=("Interactions / customer", "Cost to serve / customer"))
+    colors = [color_for(s) for s in segments]
+    fig.add_bar(
+        y=segments, x=intensity["interactions_per_customer"].fill_null(0).to_list(), orientation="h",
+        marker_color=colors, name="Interactions per customer",
+        hovertemplate="<b>%{y}</b><br>Interactions per customer: %{x:,.1f}<extra></extra>", row=1, col=1,
+    )
+    fig.add_bar(
+        y=segments, x=intensity["cost_per_customer"].fill_null(0).to_list(), orientation="h",
+        marker_color=colors, name="Cost to serve per customer",
+        hovertemplate=f"<b>%{{y}}</b><br>Cost to serve per customer: %{{x:,.2f}} {unit}<extra></extra>",
+        row=1, col=2,
+    )
+    fig.update_layout(
+        **{**_LAYOUT, "margin": {**_LAYOUT["margin"], "t": 100}},
+        title=_title("Interaction intensity per segment", "In the analysis window"),
+        showlegend=False,
+        height=max(320, 120 + 40 * len(segments)),
+    )
+    fig.update_annotations(font_size=12)
+    fig.update_xaxes(title_text="Interactions (count)", row=1, col=1)
+    fig.update_xaxes(title_text=f"Cost per customer ({unit})", row=1, col=2)
+    fig.update_yaxes(title_text="Segment", autorange="reversed", row=1, col=1)
+    fig.update_yaxes(autorange="reversed", row=1, col=2)
+    return fig
+
+
+def clv_tier_figure(tiers: pl.DataFrame, *, currency: str | None = None) -> go.Figure:
+    """Share of customers and of predicted CLV per CLV tier (``tier``, ``customer_share``, ``clv_share``,
+    ``clv``)."""
+    unit = money_unit(currency)
+    names = tiers["tier"].cast(pl.String).to_list()
+    fig = go.Figure()
+    fig.add_bar(x=names, y=tiers["customer_share"].to_list(), name="Customers", marker_color=OKABE_ITO[0],
+                hovertemplate="<b>%{x}</b><br>Customers: %{y:.1%}<extra></extra>")
+    fig.add_bar(x=names, y=tiers["clv_share"].fill_null(0).to_list(), name="Predicted CLV",
+                marker_color=OKABE_ITO[1], customdata=tiers["clv"].fill_null(0).to_list(),
+                hovertemplate=f"<b>%{{x}}</b><br>Predicted CLV: %{{customdata:,.0f}} {unit} (%{{y:.1%}})<extra></extra>")
+    fig.update_layout(
+        **_LAYOUT,
+        title=_title("CLV tiers", "Customers ranked by predicted 12-month CLV"),
+        barmode="group",
+        xaxis={"title": {"text": "CLV tier"}},
+        yaxis={"title": {"text": "Share (%)"}, "tickformat": ".0%"},
+        legend={"orientation": "h", "y": -0.2},
+        height=380,
+    )
+    return fig

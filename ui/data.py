@@ -310,3 +310,33 @@ def clv_scores(dataset_id: int, calibration_end: date) -> tuple[pl.DataFrame | N
     calibration date on the whole dataset; ``(None, why)`` when the models cannot be fitted."""
     store = get_store()
     return _clv(store, store.path, dataset_id, calibration_end)
+
+
+# ---------------------------------------------------------------------------- differentiate (IDIC)
+@st.cache_data(show_spinner=False)
+def _identify(_store: Store, db: str, scope_: scope.Scope) -> dict:
+    from crm_core.metrics import identify
+
+    return identify.identify_summary(_store, scope_)
+
+
+def identify_summary(scope_: scope.Scope) -> dict:
+    """``crm_core.metrics.identify.identify_summary`` of the scope (identified, contactable customers)."""
+    store = get_store()
+    return _identify(store, store.path, scope_)
+
+
+@st.cache_data(show_spinner=False)
+def _segmentation(_store: Store, db: str, scope_: scope.Scope, k) -> dict:
+    from crm_core.metrics import differentiate
+
+    return differentiate.segment_report(_store, scope_, k)
+
+
+def segmentation(scope_: scope.Scope, k: int | str = "auto") -> dict:
+    """K-means segments of the scope's buyers (``crm_core.metrics.differentiate``), fitted once per (database,
+    scope, k): profile, silhouette by k, members with contact data and figures, CLV tiers (None without a
+    CLV fit) and interaction intensity per segment. ``{"customers": 0}`` when nobody bought in the window;
+    ``{"customers": n, "error": why}`` when the customers cannot be segmented."""
+    store = get_store()
+    return _segmentation(store, store.path, scope_, k)

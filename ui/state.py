@@ -39,6 +39,10 @@ PREVIEW_TABLE = "preview_table"  # selectbox: canonical table to preview
 # Portfolio page
 PORTFOLIO_CUSTOMER = "portfolio_customer"  # selectbox: the top customer to drill into
 
+# Differentiate page
+DIFFERENTIATE_K = "differentiate_k"  # selectbox: "auto" or a number of segments 2..8
+DIFFERENTIATE_SEGMENT = "differentiate_segment"  # selectbox: the segment whose customer list is shown
+
 
 def table_kind_key(file_key: str) -> str:
     """Selectbox: the table kind chosen for one table of an upload."""

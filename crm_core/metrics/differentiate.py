@@ -45,6 +45,96 @@ def segment_features(store, scope: Scope, *, with_clv: bool = True) -> pl.DataFr
     return frame
 
 
+#: CLV tiers: customers ranked by predicted CLV, top 20 % / middle 60 % / bottom 20 %.
+CLV_TIERS = ("Top 20%", "Middle 60%", "Bottom 20%")
+
+
+def clv_tiers(frame: pl.DataFrame) -> pl.DataFrame:
+    """Customers with a predicted CLV split by rank (best first, ties by customer_id) into :data:`CLV_TIERS`:
+    the first round(0.2 n) are the top tier, the last round(0.2 n) the bottom tier."""
+    n = frame.height
+    ranked = frame.sort(["clv", "customer_id"], descending=[True, False], nulls_last=True).with_row_index("_rank")
+    top, bottom = round(0.2 * n), n - round(0.2 * n)
+    return ranked.with_columns(
+        pl.when(pl.col("_rank") < top).then(pl.lit(CLV_TIERS[0]))
+        .when(pl.col("_rank") < bottom).then(pl.lit(CLV_TIERS[1]))
+        .otherwise(pl.lit(CLV_TIERS[2])).alias("clv_tier")
+    ).drop("_rank")
+
+
+def segment_report(store, scope: Scope, k: int | str = "auto") -> dict:
+    """Everything the Differentiate page shows about a segmentation of ``scope``: the fitted model's profile
+    and silhouettes, the members with contact data and figures, CLV tiers (None without a CLV fit) and
+    interaction intensity per segment. ``{"customers": 0}`` when nobody bought in the window;
+    ``{"customers": n, "error": why}`` when the customers cannot be segmented."""
+    import warnings
+
+    from crm_core.metrics import identify
+
+    features = segment_features(store, scope)
+    if features.is_empty():
+        return {"customers": 0}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # notes_ carries the fit's notes to the page
+            model = KMeansSegmenter(k=k, seed=42).fit(features)
+    except ValueError as exc:
+        return {"customers": features.height, "error": str(exc)}
+    buyers = facts.customer_facts(store, scope).filter(pl.col("purchases").fill_null(0) > 0).select(
+        "customer_id", "name", "region", "revenue", "purchases", "recency_days", "interactions", "cost_to_serve",
+    )
+    people = identify.contacts(store, scope).select("customer_id", "email", "phone")
+    members = (
+        model.labels_.join(buyers, on="customer_id", how="left")
+        .join(people, on="customer_id", how="left")
+        .join(features.select("customer_id", *(["clv"] if "clv" in features.columns else [])), on="customer_id",
+              how="left")
+    )
+    has_clv = "clv" in members.columns and members["clv"].drop_nulls().len() > 0
+    tiers = None
+    if has_clv:
+        members = members.join(
+            clv_tiers(members.filter(pl.col("clv").is_not_null()).select("customer_id", "clv")).select(
+                "customer_id", "clv_tier"), on="customer_id", how="left")
+        total_clv = members["clv"].sum()
+        tiers = (
+            members.filter(pl.col("clv_tier").is_not_null()).group_by("clv_tier")
+            .agg(pl.len().alias("customers"), pl.col("clv").sum().alias("clv"), pl.col("clv").mean().alias("mean_clv"),
+                 pl.col("revenue").sum().alias("revenue"))
+            .with_columns((pl.col("customers") / pl.col("customers").sum()).alias("customer_share"),
+                          (pl.col("clv") / total_clv if total_clv else pl.lit(None, pl.Float64)).alias("clv_share"))
+            .rename({"clv_tier": "tier"})
+            .with_columns(pl.col("tier").cast(pl.Enum(list(CLV_TIERS)))).sort("tier")
+            .select("tier", "customers", "customer_share", "clv", "clv_share", "mean_clv", "revenue")
+        )
+    intensity = (
+        members.group_by("segment_id", "segment")
+        .agg(pl.len().alias("customers"), pl.col("interactions").fill_null(0).sum().alias("interactions"),
+             pl.col("cost_to_serve").fill_null(0).sum().alias("cost_to_serve"),
+             pl.col("revenue").fill_null(0).sum().alias("revenue"))
+        .with_columns((pl.col("interactions") / pl.col("customers")).alias("interactions_per_customer"),
+                      (pl.col("cost_to_serve") / pl.col("customers")).alias("cost_per_customer"),
+                      pl.when(pl.col("revenue") > 0).then(pl.col("cost_to_serve") / pl.col("revenue"))
+                      .otherwise(None).alias("cost_per_revenue"))
+        .sort("segment_id")
+    )
+    summary = model.summary
+    return {
+        "customers": features.height,
+        "k": model.k_,
+        "silhouette": model.silhouette_score_,
+        "silhouette_by_k": summary["silhouette_by_k"],
+        "features": summary["features"],
+        "notes": summary["notes"],
+        "skipped": model.n_skipped_,
+        "profile": model.profile_,
+        "members": members.sort(["segment_id", "revenue", "customer_id"], descending=[False, True, False]),
+        "has_clv": has_clv,
+        "tiers": tiers,
+        "intensity": intensity,
+    }
+
+
 def segment(store, scope: Scope, k: int | str = "auto", *, seed: int = 42) -> KMeansSegmenter:
     """Fit k-means segments on the scope's customers (``k="auto"``: chosen by silhouette in 2..8)."""
     return KMeansSegmenter(k=k, seed=seed).fit(segment_features(store, scope))

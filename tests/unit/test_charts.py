@@ -120,3 +120,78 @@ def test_large_scatters_are_sampled_to_the_limit():
     assert "5,000 of 7,000" in fig.layout.title.subtitle.text
     assert charts.sample_points(q, 5000)["customer_id"].to_list() == charts.sample_points(q, 5000)[
         "customer_id"].to_list()
+
+
+# ---------------------------------------------------------------------------------------------------- differentiate
+PROFILE = pl.DataFrame(
+    {
+        "segment_id": [1, 2, 3],
+        "segment": ["Champions", "Steady", "Dormant"],
+        "customers": [10, 25, 15],
+        "customer_share": [0.2, 0.5, 0.3],
+        "revenue": [7000.0, 2500.0, 500.0],
+        "revenue_share": [0.7, 0.25, 0.05],
+        "mean_recency_days": [12.0, 80.0, 300.0],
+        "mean_monetary": [700.0, 100.0, 33.3],
+        "mean_share_online": [0.6, 0.3, 0.5],
+        "mean_share_web_shop": [0.4, 0.7, 0.5],
+        "main_channel": ["online", "web_shop", "online"],
+    }
+)
+INTENSITY = pl.DataFrame({"segment": ["Champions", "Steady", "Dormant"], "interactions_per_customer": [9.5, 2.0, 0.5],
+                          "cost_per_customer": [600.0, 80.0, 10.0]})
+TIERS = pl.DataFrame({"tier": ["Top 20%", "Middle 60%", "Bottom 20%"], "customer_share": [0.2, 0.6, 0.2],
+                      "clv_share": [0.78, 0.21, 0.01], "clv": [7800.0, 2100.0, 100.0]})
+
+
+def _differentiate_figures() -> dict[str, go.Figure]:
+    return {
+        "silhouette": charts.silhouette_figure({2: 0.3, 3: 0.41, 4: 0.35}, chosen_k=3),
+        "heatmap": charts.profile_heatmap(PROFILE, {"mean_recency_days": "Recency (days)",
+                                                    "mean_monetary": "Revenue per customer (EUR)",
+                                                    "mean_share_online": "Online (% of purchases)"}),
+        "size": charts.segment_size_figure(PROFILE),
+        "channels": charts.channel_mix_figure(PROFILE),
+        "intensity": charts.segment_intensity_figure(INTENSITY, currency="EUR"),
+        "tiers": charts.clv_tier_figure(TIERS, currency="EUR"),
+    }
+
+
+@pytest.mark.parametrize("name", ["silhouette", "heatmap", "size", "channels", "intensity", "tiers"])
+def test_differentiate_figures_have_titles_axis_titles_and_hover(name):
+    fig = _differentiate_figures()[name]
+    titles = charts.figure_titles(fig)
+    assert titles["title"] and titles["x"] and titles["y"], titles
+    for trace in fig.data:
+        assert trace.hovertemplate, (name, trace.name)
+
+
+def test_the_silhouette_chart_marks_the_fitted_k():
+    fig = _differentiate_figures()["silhouette"]
+    colors = list(fig.data[0].marker.color)
+    assert colors[1] == charts.OKABE_ITO[0] and colors[0] == colors[2] == charts.GREY
+
+
+def test_the_heat_table_scales_each_column_and_writes_the_real_values():
+    fig = _differentiate_figures()["heatmap"]
+    z = fig.data[0].z
+    assert [row[0] for row in z] == [0.0, (80 - 12) / (300 - 12), 1.0]  # recency scaled on its own column
+    assert [row[1] for row in z] == [1.0, (100 - 33.3) / (700 - 33.3), 0.0]
+    assert list(fig.data[0].text[0]) == ["12.0", "700", "60%"]
+    assert list(fig.data[0].y) == ["Champions", "Steady", "Dormant"]
+
+
+def test_channel_mix_stacks_to_one_with_the_channels_colour():
+    fig = _differentiate_figures()["channels"]
+    assert [t.name for t in fig.data] == ["Online", "Web Shop"]
+    assert fig.layout.barmode == "stack"
+    totals = [sum(t.x[i] for t in fig.data) for i in range(PROFILE.height)]
+    assert totals == pytest.approx([1.0, 1.0, 1.0])
+    assert fig.data[0].marker.color == charts.color_for("online")
+
+
+def test_intensity_axes_carry_units():
+    fig = _differentiate_figures()["intensity"]
+    assert fig.layout.xaxis.title.text == "Interactions (count)"
+    assert fig.layout.xaxis2.title.text == "Cost per customer (EUR)"
+    assert "EUR" in fig.data[1].hovertemplate

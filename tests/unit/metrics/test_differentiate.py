@@ -50,3 +50,27 @@ def test_without_enough_history_segments_are_built_without_clv(tmp_path):
     s.load("t", [TableLoad("transactions", tx, "t.csv")])
     feats = segment_features(s, Scope(s.dataset_id("t")))
     assert "clv" not in feats.columns and feats.height == 4  # one purchase each: BG/NBD cannot be fitted
+
+
+def test_clv_tiers_split_20_60_20_by_rank():
+    from crm_core.metrics.differentiate import CLV_TIERS, clv_tiers
+
+    # 10 customers with CLV 10, 9, …, 1 (c01 best): round(0.2 × 10) = 2 in the top tier, 2 in the bottom;
+    # c05 and c06 tie at 6.0: the tie is broken by customer_id, so c05 ranks first
+    frame = pl.DataFrame({"customer_id": [f"c{i:02d}" for i in range(1, 11)],
+                          "clv": [10.0, 9.0, 8.0, 7.0, 6.0, 6.0, 4.0, 3.0, 2.0, 1.0]})
+    tiers = dict(zip(*clv_tiers(frame.reverse()).select("customer_id", "clv_tier")))
+    assert [tiers[f"c{i:02d}"] for i in (1, 2)] == [CLV_TIERS[0]] * 2
+    assert [tiers[f"c{i:02d}"] for i in range(3, 9)] == [CLV_TIERS[1]] * 6
+    assert [tiers[f"c{i:02d}"] for i in (9, 10)] == [CLV_TIERS[2]] * 2
+
+
+def test_segment_report_on_the_sample(sample_store):
+    from crm_core.metrics.differentiate import segment_report
+
+    scope = Scope(int(sample_store.datasets()["dataset_id"][0]))
+    report = segment_report(sample_store, scope, k=3)
+    assert report["k"] == 3 and report["profile"]["customers"].sum() == report["customers"]
+    assert report["members"].height == report["customers"]
+    assert report["tiers"]["customers"].sum() == report["members"]["clv"].drop_nulls().len()
+    assert report["intensity"]["customers"].sum() == report["customers"]

@@ -1,0 +1,316 @@
+"""Differentiate — IDIC *Identify, Differentiate, Interact, Customize* (DESIGN §1).
+
+Which customers do we know and can reach, how they differ in value and needs (k-means segments on recency,
+frequency, revenue, tenure, CLV, cost to serve and channel mix), how each segment buys and is served, and what
+to do for each — with the customer list of every segment to download for the CRM. Thin: filters → ``ui.data``
+cached engine calls → charts.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from crm_core import charts
+from crm_core.metrics import catalog
+from ui import data, state, widgets
+from ui.frame import require_app_frame
+
+require_app_frame()
+
+EMPTY_WINDOW = "No purchases in the analysis window"
+CANNOT_SEGMENT = "Too few customers to segment"
+NO_CLV = "CLV cannot be fitted for this data"
+ALL_SEGMENTS = "All segments"
+K_OPTIONS: list[str | int] = ["auto", *range(2, 9)]
+CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+IDENTIFIED_HELP = (
+    "Customers in the customers table of the dataset that pass the region, segment and owner filters and "
+    "were created by the end of the analysis window (or have no creation date).\n\nFormula: count(customers)"
+)
+CONTACTABLE_HELP = (
+    "Share of the identified customers with usable contact data: an email or a phone number that is not "
+    "blank.\n\nFormula: customers with email or phone / customers identified"
+)
+EMAIL_HELP = "Share of the identified customers with a non-blank email.\n\nFormula: with email / identified"
+PHONE_HELP = "Share of the identified customers with a non-blank phone number.\n\nFormula: with phone / identified"
+SILHOUETTE_HELP = (
+    "Mean silhouette of the segmentation (Rousseeuw 1987): how much closer each customer is to its own "
+    "segment than to the next one, from −1 to 1; above 0.25 the segments are reasonably distinct."
+)
+SEGMENTS_HELP = "Number of k-means segments: chosen by the best silhouette among 2–8, or the number picked above."
+
+# Profile columns shown in the heat table: profile column -> label with unit ({unit}: money unit).
+FEATURE_LABELS = {
+    "mean_recency_days": "Recency (days)",
+    "mean_frequency": "Frequency (purchase days)",
+    "mean_monetary": "Revenue per customer ({unit})",
+    "mean_tenure_days": "Tenure (days)",
+    "mean_clv": "CLV 12 m per customer ({unit})",
+    "mean_cost_to_serve": "Cost to serve per customer ({unit})",
+}
+
+
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def show_table(frame: pl.DataFrame, file_name: str, key: str, *, what: str, column_config: dict | None = None) -> None:
+    height = 35 * (frame.height + 1) + 3 if frame.height <= 12 else "auto"  # short tables without a scrollbar
+    st.dataframe(frame, width="stretch", height=height, hide_index=True, column_config=column_config or {})
+    widgets.download_table(frame, file_name, key=key, what=what)
+
+
+def share_columns(*names: str) -> dict:
+    return {n: st.column_config.NumberColumn(n, format="percent") for n in names}
+
+
+def money_columns(unit: str, *names: str) -> dict:
+    return {n: st.column_config.NumberColumn(n, format="%,.0f", help=f"In {unit}") for n in names}
+
+
+def feature_labels(profile: pl.DataFrame, unit: str) -> dict[str, str]:
+    labels = {c: label.format(unit=unit) for c, label in FEATURE_LABELS.items() if c in profile.columns}
+    for c in profile.columns:
+        if c.startswith("mean_share_"):
+            labels[c] = c.removeprefix("mean_share_").replace("_", " ").title() + " (% of purchases)"
+    return labels
+
+
+# ---------------------------------------------------------------------------- sections
+def identify_section(scope, buyers: int | None) -> None:
+    st.subheader("Identify")
+    ident = data.identify_summary(scope)
+    n = ident["identified"]
+    share = (lambda count: count / n if n else None)
+    cards = [
+        ("Identified", f"{n:,}", IDENTIFIED_HELP),
+        ("Contactable", pct(ident["contactable_share"]), CONTACTABLE_HELP),
+        ("With email", pct(share(ident["with_email"])), EMAIL_HELP),
+        ("With phone", pct(share(ident["with_phone"])), PHONE_HELP),
+        ("Bought in window", "–" if buyers is None else f"{buyers:,}", catalog.metric("customers").help),
+    ]
+    for col, (label, value, help_text) in zip(st.columns(len(cards)), cards):
+        with col:
+            widgets.kpi_card(label, value, help_text)
+    if not n:
+        st.caption("No customer records in scope: import a customers export (with email and phone) on the Data "
+                   "page to know whom you can reach.")
+    else:
+        st.caption(f"{ident['contactable']:,} of {n:,} identified customers can be reached by email or phone.")
+
+
+def differentiate_section(seg: dict, unit: str, name: str, currency: str | None) -> None:
+    profile = seg["profile"]
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        widgets.kpi_card("Segments", f"{seg['k']}", SEGMENTS_HELP)
+    with c2:
+        widgets.kpi_card("Silhouette", "–" if seg["silhouette"] != seg["silhouette"] else f"{seg['silhouette']:.2f}",
+                         SILHOUETTE_HELP)
+    with c3:
+        widgets.kpi_card("Segmented", f"{seg['customers'] - seg['skipped']:,}",
+                         "Customers who bought in the window with every feature known (k-means needs all of them).")
+    features = ", ".join(f.removeprefix("share_").replace("_", " ") + (" share" if f.startswith("share_") else "")
+                         for f in seg["features"])
+    st.caption(f"K-means on standardised log features: {features}. Segments are numbered from most to least "
+               "valuable and named by rules (segment_names.yaml).")
+    for note in seg["notes"]:
+        st.caption(note)
+
+    left, right = st.columns(2, gap="large")
+    with left:
+        if seg["silhouette_by_k"]:
+            st.plotly_chart(charts.silhouette_figure(seg["silhouette_by_k"], seg["k"]), config=CHART_CONFIG,
+                            key="differentiate_silhouette")
+            sil = pl.DataFrame({"k": list(seg["silhouette_by_k"]),
+                                "Mean silhouette": list(seg["silhouette_by_k"].values())},
+                               schema={"k": pl.Int64, "Mean silhouette": pl.Float64})
+            widgets.download_table(sil, f"{name}_silhouette_by_k", key="differentiate_silhouette_data",
+                                   what="silhouette data")
+        else:
+            st.caption("No silhouette: the customers have a single profile.")
+    with right:
+        st.plotly_chart(charts.segment_size_figure(profile), config=CHART_CONFIG, key="differentiate_size")
+
+    labels = feature_labels(profile, unit)
+    st.plotly_chart(charts.profile_heatmap(profile, labels), config=CHART_CONFIG, key="differentiate_profile")
+    table = profile.select(
+        pl.col("segment").alias("Segment"),
+        pl.col("customers").alias("Customers"),
+        pl.col("customer_share").alias("% of customers"),
+        pl.col("revenue").alias(f"Revenue ({unit})"),
+        pl.col("revenue_share").alias("% of revenue"),
+        *[pl.col(c).alias(label) for c, label in labels.items()],
+        pl.col("main_channel").alias("Main channel"),
+        pl.col("silhouette").alias("Silhouette"),
+    )
+    show_table(table, f"{name}_segment_profiles", "differentiate_profile_table", what="segment profiles",
+               column_config={
+                   **widgets.count_columns(["Customers"]), **share_columns("% of customers", "% of revenue"),
+                   **money_columns(unit, f"Revenue ({unit})"),
+                   **{label: st.column_config.NumberColumn(label, format="%.1f") for label in labels.values()},
+                   **share_columns(*[label for c, label in labels.items() if c.startswith("mean_share_")]),
+                   "Silhouette": st.column_config.NumberColumn("Silhouette", format="%.2f"),
+               })
+
+    st.markdown("##### CLV tiers")
+    if not seg["has_clv"]:
+        st.info(f"{NO_CLV}: the purchase history is too short or too thin for the BG/NBD and Gamma-Gamma models, "
+                "so customers are not split into CLV tiers (segments are built without CLV).",
+                icon=":material/info:")
+        return
+    tiers = seg["tiers"]
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.plotly_chart(charts.clv_tier_figure(tiers, currency=currency), config=CHART_CONFIG, key="differentiate_clv")
+    with right:
+        st.caption("Customers ranked by predicted CLV over the next 12 months (BG/NBD + Gamma-Gamma): the top 20%, "
+                   "the middle 60% and the bottom 20%.")
+        frame = tiers.select(
+            pl.col("tier").cast(pl.String).alias("CLV tier"),
+            pl.col("customers").alias("Customers"),
+            pl.col("customer_share").alias("% of customers"),
+            pl.col("clv").alias(f"Predicted CLV ({unit})"),
+            pl.col("clv_share").alias("% of predicted CLV"),
+            pl.col("mean_clv").alias(f"Mean CLV ({unit})"),
+            pl.col("revenue").alias(f"Revenue in window ({unit})"),
+        )
+        show_table(frame, f"{name}_clv_tiers", "differentiate_clv_tiers", what="CLV tiers", column_config={
+            **widgets.count_columns(["Customers"]), **share_columns("% of customers", "% of predicted CLV"),
+            **money_columns(unit, f"Predicted CLV ({unit})", f"Mean CLV ({unit})", f"Revenue in window ({unit})"),
+        })
+
+
+def interact_section(seg: dict, ds: dict, unit: str, name: str, currency: str | None) -> None:
+    st.subheader("Interact")
+    profile, intensity = seg["profile"], seg["intensity"]
+    left, right = st.columns(2, gap="large")
+    with left:
+        if any(c.startswith("mean_share_") for c in profile.columns):
+            st.plotly_chart(charts.channel_mix_figure(profile), config=CHART_CONFIG, key="differentiate_channels")
+        else:
+            st.info("No sales channel in this data: import purchases with a channel column to see the channel mix "
+                    "per segment.", icon=":material/info:")
+    with right:
+        st.plotly_chart(charts.segment_intensity_figure(intensity, currency=currency), config=CHART_CONFIG,
+                        key="differentiate_intensity")
+    if not int(ds.get("interactions") or 0):
+        st.info("No interactions in this data, so interactions and cost to serve per customer are 0. Import an "
+                "interactions export (calls, emails, meetings, tickets) on the Data page.", icon=":material/info:")
+    mix_cols = [c for c in profile.columns if c.startswith("mean_share_")]
+    frame = intensity.join(profile.select("segment_id", *mix_cols), on="segment_id", how="left").select(
+        pl.col("segment").alias("Segment"),
+        pl.col("customers").alias("Customers"),
+        pl.col("interactions_per_customer").alias("Interactions per customer"),
+        pl.col("cost_per_customer").alias(f"Cost to serve per customer ({unit})"),
+        pl.col("cost_per_revenue").alias("Cost to serve per revenue"),
+        *[pl.col(c).alias(c.removeprefix("mean_share_").replace("_", " ").title() + " share") for c in mix_cols],
+    )
+    shares = [c for c in frame.columns if c.endswith(" share")]
+    show_table(frame, f"{name}_segment_interaction", "differentiate_interaction", what="interaction table",
+               column_config={
+                   **widgets.count_columns(["Customers"]),
+                   "Interactions per customer": st.column_config.NumberColumn(format="%.1f"),
+                   f"Cost to serve per customer ({unit})": st.column_config.NumberColumn(format="%,.2f"),
+                   "Cost to serve per revenue": st.column_config.NumberColumn(format="percent"),
+                   **share_columns(*shares),
+               })
+
+
+def customize_section(seg: dict, unit: str, name: str) -> None:
+    st.subheader("Customize")
+    profile = seg["profile"]
+    st.caption("Suggested action per segment (rules in segment_names.yaml); download each segment's customers "
+               "to act on them in the CRM.")
+    actions = profile.select(
+        pl.col("segment").alias("Segment"),
+        pl.col("customers").alias("Customers"),
+        pl.col("revenue_share").alias("% of revenue"),
+        pl.col("main_channel").str.replace_all("_", " ").str.to_titlecase().alias("Main channel"),
+        pl.col("action").alias("Suggested action"),
+    )
+    show_table(actions, f"{name}_segment_actions", "differentiate_actions", what="segment actions", column_config={
+        **widgets.count_columns(["Customers"]), **share_columns("% of revenue"),
+        "Suggested action": st.column_config.TextColumn("Suggested action", width="large"),
+    })
+
+    names = profile["segment"].to_list()
+    if st.session_state.get(state.DIFFERENTIATE_SEGMENT) not in [ALL_SEGMENTS, *names]:
+        st.session_state.pop(state.DIFFERENTIATE_SEGMENT, None)
+    pick = st.selectbox("Customer list of", [ALL_SEGMENTS, *names], key=state.DIFFERENTIATE_SEGMENT,
+                        help="The customers of one segment (or all) with contact data and main figures.")
+    members = seg["members"]
+    if pick != ALL_SEGMENTS:
+        members = members.filter(pl.col("segment") == pick)
+    clv = [pl.col("clv").alias(f"CLV 12 m ({unit})"), pl.col("clv_tier").alias("CLV tier")] if seg["has_clv"] else []
+    frame = members.select(
+        "customer_id", "name", "email", "phone", "segment",
+        pl.col("revenue").alias(f"revenue ({unit})"), "purchases", "recency_days",
+        pl.col("cost_to_serve").alias(f"cost_to_serve ({unit})"), "interactions",
+        *[c for c in clv],
+    )
+    st.caption(f"{frame.height:,} customers" + ("" if pick == ALL_SEGMENTS else f" in {pick}") + ".")
+    label = "all_segments" if pick == ALL_SEGMENTS else pick
+    show_table(frame, f"{name}_{label}_customers", "differentiate_members", what="customer list", column_config={
+        "customer_id": "Customer", "name": "Name", "email": "Email", "phone": "Phone", "segment": "Segment",
+        f"revenue ({unit})": st.column_config.NumberColumn(f"Revenue ({unit})", format="%,.0f"),
+        "purchases": st.column_config.NumberColumn("Purchase days", format="localized"),
+        "recency_days": st.column_config.NumberColumn("Recency (days)", format="localized"),
+        f"cost_to_serve ({unit})": st.column_config.NumberColumn(f"Cost to serve ({unit})", format="%,.2f"),
+        "interactions": st.column_config.NumberColumn("Interactions", format="localized"),
+        f"CLV 12 m ({unit})": st.column_config.NumberColumn(f"CLV 12 m ({unit})", format="%,.0f"),
+    })
+
+
+# ---------------------------------------------------------------------------- page
+def main() -> None:
+    st.title("Differentiate")
+    st.markdown(
+        "**IDIC · Identify, Differentiate, Interact, Customize** — which customers do we know and can reach, how "
+        "do they differ in value and needs, how do we interact with each group, and what should we do for each?"
+    )
+    ds = data.selected()
+    if ds is None:
+        st.info("No dataset yet: import your exports on the Data page.", icon=":material/info:")
+        return
+    scope = state.current_scope(ds["dataset_id"])
+    currency = ds.get("currency")
+    unit = charts.money_unit(currency)
+    name = ds["name"]
+    st.caption(f"Scope: {scope.describe()}. Money in {unit}.")
+    if data.purchase_span(ds["dataset_id"]) is None:
+        identify_section(scope, None)
+        st.info("This dataset has no purchases yet: import transactions (orders, invoices) or won deals on the Data "
+                "page to segment customers.", icon=":material/info:")
+        return
+
+    st.session_state.setdefault(state.DIFFERENTIATE_K, "auto")
+    k = st.session_state[state.DIFFERENTIATE_K]
+    with st.spinner("Fitting k-means segments…"):
+        seg = data.segmentation(scope, k)
+    identify_section(scope, seg["customers"])
+    st.divider()
+    if not seg["customers"]:
+        st.info(f"{EMPTY_WINDOW} ({scope.describe()}). Widen the analysis window or clear filters in the sidebar.",
+                icon=":material/event_busy:")
+        return
+    st.subheader("Differentiate")
+    st.selectbox(
+        "Number of segments", K_OPTIONS, key=state.DIFFERENTIATE_K,
+        format_func=lambda v: "Automatic (best silhouette, 2–8)" if v == "auto" else f"{v} segments",
+        help="Automatic picks the k with the best mean silhouette; choose a number to fix it.",
+    )
+    if "error" in seg:
+        st.warning(f"{CANNOT_SEGMENT}: {seg['error']} Widen the analysis window, clear filters or choose fewer "
+                   "segments.", icon=":material/warning:")
+        return
+    differentiate_section(seg, unit, name, currency)
+    st.divider()
+    interact_section(seg, ds, unit, name, currency)
+    st.divider()
+    customize_section(seg, unit, name)
+
+
+main()

@@ -1,0 +1,90 @@
+"""The Differentiate page (IDIC), driven by Streamlit's AppTest on the sample company and on a tiny store.
+
+Each test has its own database file and empty caches (conftest.py).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ui import state
+
+from .test_data_page import assert_clean, texts
+from .test_portfolio_page import load_tiny, select_dataset
+
+DIFFERENTIATE_PAGE = "pages/differentiate.py"
+
+
+def differentiate_page(at):
+    at.switch_page(DIFFERENTIATE_PAGE).run()
+    assert_clean(at)
+    assert texts(at.title) == ["Differentiate"]
+    return at
+
+
+def metric(at, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def profile(at):
+    return next(df.value for df in at.dataframe if "Silhouette" in df.value.columns)
+
+
+def test_differentiate_page_renders_on_the_sample_company(app):
+    at = differentiate_page(app)
+    assert "IDIC · Identify, Differentiate, Interact, Customize" in " ".join(texts(at.markdown))
+    assert texts(at.subheader) == ["Identify", "Differentiate", "Interact", "Customize"]
+    assert metric(at, "Identified") not in ("", "0")
+    assert metric(at, "Contactable").endswith("%")
+    segments = list(profile(at)["Segment"])
+    assert len(segments) >= 2 and all(segments)
+    # segment names appear in the actions table and the customer-list picker
+    actions = next(df.value for df in at.dataframe if "Suggested action" in df.value.columns)
+    assert list(actions["Segment"]) == segments and all(actions["Suggested action"])
+    assert at.selectbox(key=state.DIFFERENTIATE_SEGMENT).options[1:] == segments
+    assert len(at.get("plotly_chart")) >= 5
+    labels = [b.label for b in at.get("download_button")]
+    for what in ("Segment profiles", "CLV tiers", "Interaction table", "Segment actions", "Customer list"):
+        assert f"{what} as CSV" in labels and f"{what} as Excel" in labels, labels
+
+
+def test_choosing_three_segments_gives_three(app):
+    at = differentiate_page(app)
+    at.selectbox(key=state.DIFFERENTIATE_K).set_value(3).run()
+    assert_clean(at)
+    assert profile(at).shape[0] == 3
+    assert metric(at, "Segments") == "3"
+    # a segment's customer list holds only that segment's customers
+    pick = at.selectbox(key=state.DIFFERENTIATE_SEGMENT)
+    name = pick.options[1]
+    pick.set_value(name).run()
+    assert_clean(at)
+    members = next(df.value for df in at.dataframe if "email" in df.value.columns)
+    assert set(members["segment"]) == {name}
+
+
+def test_a_region_filter_changes_the_identified_customers(app):
+    at = differentiate_page(app)
+    before = int(metric(at, "Identified").replace(",", ""))
+    at.multiselect(key=state.FILTER_REGIONS).set_value(["Europe"]).run()
+    assert_clean(at)
+    after = int(metric(at, "Identified").replace(",", ""))
+    assert 0 < after < before
+
+
+def test_an_empty_window_says_so(app, store):
+    load_tiny(store, "Tiny")
+    at = select_dataset(differentiate_page(app), "Tiny")
+    at.date_input(key=state.FILTER_WINDOW).set_value((date(2024, 1, 25), date(2024, 2, 20))).run()
+    assert_clean(at)
+    assert any("No purchases in the analysis window" in i.value for i in at.info)
+    assert not any("Silhouette" in df.value.columns for df in at.dataframe)
+
+
+def test_too_few_customers_say_so_without_failing(app, store):
+    load_tiny(store, "Tiny")
+    at = select_dataset(differentiate_page(app), "Tiny")
+    # 2-10 March 2024: only C3 bought, and one customer cannot be segmented
+    at.date_input(key=state.FILTER_WINDOW).set_value((date(2024, 3, 1), date(2024, 3, 10))).run()
+    assert_clean(at)
+    assert any("Too few customers to segment" in w.value for w in at.warning)
