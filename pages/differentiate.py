@@ -52,24 +52,6 @@ FEATURE_LABELS = {
 }
 
 
-def pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1%}"
-
-
-def show_table(frame: pl.DataFrame, file_name: str, key: str, *, what: str, column_config: dict | None = None) -> None:
-    height = 35 * (frame.height + 1) + 3 if frame.height <= 12 else "auto"  # short tables without a scrollbar
-    st.dataframe(frame, width="stretch", height=height, hide_index=True, column_config=column_config or {})
-    widgets.download_table(frame, file_name, key=key, what=what)
-
-
-def share_columns(*names: str) -> dict:
-    return {n: st.column_config.NumberColumn(n, format="percent") for n in names}
-
-
-def money_columns(unit: str, *names: str) -> dict:
-    return {n: st.column_config.NumberColumn(n, format="%,.0f", help=f"In {unit}") for n in names}
-
-
 def feature_labels(profile: pl.DataFrame, unit: str) -> dict[str, str]:
     labels = {c: label.format(unit=unit) for c, label in FEATURE_LABELS.items() if c in profile.columns}
     for c in profile.columns:
@@ -86,9 +68,9 @@ def identify_section(scope, buyers: int | None) -> None:
     share = (lambda count: count / n if n else None)
     cards = [
         ("Identified", f"{n:,}", IDENTIFIED_HELP),
-        ("Contactable", pct(ident["contactable_share"]), CONTACTABLE_HELP),
-        ("With email", pct(share(ident["with_email"])), EMAIL_HELP),
-        ("With phone", pct(share(ident["with_phone"])), PHONE_HELP),
+        ("Contactable", widgets.pct(ident["contactable_share"]), CONTACTABLE_HELP),
+        ("With email", widgets.pct(share(ident["with_email"])), EMAIL_HELP),
+        ("With phone", widgets.pct(share(ident["with_phone"])), PHONE_HELP),
         ("Bought in window", "–" if buyers is None else f"{buyers:,}", catalog.metric("customers").help),
     ]
     for col, (label, value, help_text) in zip(st.columns(len(cards)), cards):
@@ -146,12 +128,12 @@ def differentiate_section(seg: dict, unit: str, name: str, currency: str | None)
         pl.col("main_channel").alias("Main channel"),
         pl.col("silhouette").alias("Silhouette"),
     )
-    show_table(table, f"{name}_segment_profiles", "differentiate_profile_table", what="segment profiles",
+    widgets.show_table(table, f"{name}_segment_profiles", "differentiate_profile_table", what="segment profiles",
                column_config={
-                   **widgets.count_columns(["Customers"]), **share_columns("% of customers", "% of revenue"),
-                   **money_columns(unit, f"Revenue ({unit})"),
+                   **widgets.count_columns(["Customers"]), **widgets.share_columns("% of customers", "% of revenue"),
+                   **widgets.money_columns(unit, f"Revenue ({unit})"),
                    **{label: st.column_config.NumberColumn(label, format="%.1f") for label in labels.values()},
-                   **share_columns(*[label for c, label in labels.items() if c.startswith("mean_share_")]),
+                   **widgets.share_columns(*[label for c, label in labels.items() if c.startswith("mean_share_")]),
                    "Silhouette": st.column_config.NumberColumn("Silhouette", format="%.2f"),
                })
 
@@ -177,9 +159,9 @@ def differentiate_section(seg: dict, unit: str, name: str, currency: str | None)
             pl.col("mean_clv").alias(f"Mean CLV ({unit})"),
             pl.col("revenue").alias(f"Revenue in window ({unit})"),
         )
-        show_table(frame, f"{name}_clv_tiers", "differentiate_clv_tiers", what="CLV tiers", column_config={
-            **widgets.count_columns(["Customers"]), **share_columns("% of customers", "% of predicted CLV"),
-            **money_columns(unit, f"Predicted CLV ({unit})", f"Mean CLV ({unit})", f"Revenue in window ({unit})"),
+        widgets.show_table(frame, f"{name}_clv_tiers", "differentiate_clv_tiers", what="CLV tiers", column_config={
+            **widgets.count_columns(["Customers"]), **widgets.share_columns("% of customers", "% of predicted CLV"),
+            **widgets.money_columns(unit, f"Predicted CLV ({unit})", f"Mean CLV ({unit})", f"Revenue in window ({unit})"),
         })
 
 
@@ -209,13 +191,13 @@ def interact_section(seg: dict, ds: dict, unit: str, name: str, currency: str | 
         *[pl.col(c).alias(c.removeprefix("mean_share_").replace("_", " ").title() + " share") for c in mix_cols],
     )
     shares = [c for c in frame.columns if c.endswith(" share")]
-    show_table(frame, f"{name}_segment_interaction", "differentiate_interaction", what="interaction table",
+    widgets.show_table(frame, f"{name}_segment_interaction", "differentiate_interaction", what="interaction table",
                column_config={
                    **widgets.count_columns(["Customers"]),
                    "Interactions per customer": st.column_config.NumberColumn(format="%.1f"),
                    f"Cost to serve per customer ({unit})": st.column_config.NumberColumn(format="%,.2f"),
                    "Cost to serve per revenue": st.column_config.NumberColumn(format="percent"),
-                   **share_columns(*shares),
+                   **widgets.share_columns(*shares),
                })
 
 
@@ -231,8 +213,8 @@ def customize_section(seg: dict, unit: str, name: str) -> None:
         pl.col("main_channel").str.replace_all("_", " ").str.to_titlecase().alias("Main channel"),
         pl.col("action").alias("Suggested action"),
     )
-    show_table(actions, f"{name}_segment_actions", "differentiate_actions", what="segment actions", column_config={
-        **widgets.count_columns(["Customers"]), **share_columns("% of revenue"),
+    widgets.show_table(actions, f"{name}_segment_actions", "differentiate_actions", what="segment actions", column_config={
+        **widgets.count_columns(["Customers"]), **widgets.share_columns("% of revenue"),
         "Suggested action": st.column_config.TextColumn("Suggested action", width="large"),
     })
 
@@ -253,7 +235,7 @@ def customize_section(seg: dict, unit: str, name: str) -> None:
     )
     st.caption(f"{frame.height:,} customers" + ("" if pick == ALL_SEGMENTS else f" in {pick}") + ".")
     label = "all_segments" if pick == ALL_SEGMENTS else pick
-    show_table(frame, f"{name}_{label}_customers", "differentiate_members", what="customer list", column_config={
+    widgets.show_table(frame, f"{name}_{label}_customers", "differentiate_members", what="customer list", column_config={
         "customer_id": "Customer", "name": "Name", "email": "Email", "phone": "Phone", "segment": "Segment",
         f"revenue ({unit})": st.column_config.NumberColumn(f"Revenue ({unit})", format="%,.0f"),
         "purchases": st.column_config.NumberColumn("Purchase days", format="localized"),

@@ -38,33 +38,6 @@ def money(value: float | None, unit: str) -> str:
     return "–" if value is None else f"{value:,.0f} {unit}"
 
 
-def compact(value: float | None) -> str:
-    if value is None:
-        return "–"
-    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= div:
-            return f"{value / div:,.1f}{suffix}"
-    return f"{value:,.0f}"
-
-
-def pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1%}"
-
-
-def show_table(frame: pl.DataFrame, file_name: str, key: str, *, what: str, column_config: dict | None = None) -> None:
-    height = 35 * (frame.height + 1) + 3 if frame.height <= 12 else "auto"  # short tables without a scrollbar
-    st.dataframe(frame, width="stretch", height=height, hide_index=True, column_config=column_config or {})
-    widgets.download_table(frame, file_name, key=key, what=what)
-
-
-def share_columns(*names: str) -> dict:
-    return {n: st.column_config.NumberColumn(n, format="percent") for n in names}
-
-
-def money_columns(unit: str, *names: str) -> dict:
-    return {n: st.column_config.NumberColumn(n, format="%,.0f", help=f"In {unit}") for n in names}
-
-
 # Display labels of the history tables' columns (downloads keep the canonical names).
 HISTORY_LABELS = {
     "purchase_id": "Purchase", "interaction_id": "Interaction", "occurred_at": "Date", "responded_at": "Date",
@@ -99,13 +72,13 @@ def kpis(scope, span, summary: dict, unit: str) -> None:
 
     cards = [
         ("Customers", f"{summary['customers']:,}", catalog.metric("customers").help, delta("customers"), "normal"),
-        (f"Revenue ({unit})", compact(summary["revenue"]), catalog.metric("revenue").help,
+        (f"Revenue ({unit})", widgets.compact(summary["revenue"]), catalog.metric("revenue").help,
          delta("revenue"), "normal"),
-        ("Top-20% share", pct(summary["top20_share_revenue"]), catalog.metric("top20_revenue_share").help,
+        ("Top-20% share", widgets.pct(summary["top20_share_revenue"]), catalog.metric("top20_revenue_share").help,
          delta("top20_share_revenue", "points"), "off"),
         ("Gini (revenue)", "–" if summary["gini_revenue"] is None else f"{summary['gini_revenue']:.2f}",
          catalog.metric("gini").help, delta("gini_revenue", "absolute"), "off"),
-        ("Class A customers", pct(summary["abc_a_share"]), A_SHARE_HELP, delta("abc_a_share", "points"), "off"),
+        ("Class A customers", widgets.pct(summary["abc_a_share"]), A_SHARE_HELP, delta("abc_a_share", "points"), "off"),
     ]
     for col, (label, value, help_text, change, color) in zip(st.columns(len(cards)), cards):
         with col:
@@ -128,9 +101,9 @@ def concentration(p: dict) -> None:
     st.plotly_chart(fig, config=CHART_CONFIG, key="portfolio_pareto")
     s = p["summary"]
     st.caption(
-        f"The top 10% of customers make {pct(s['top10_share_revenue'])} and the top 20% make "
-        f"{pct(s['top20_share_revenue'])} of revenue"
-        + (f"; {pct(s['top20_share_margin'])} of gross margin." if s["top20_share_margin"] is not None else ".")
+        f"The top 10% of customers make {widgets.pct(s['top10_share_revenue'])} and the top 20% make "
+        f"{widgets.pct(s['top20_share_revenue'])} of revenue"
+        + (f"; {widgets.pct(s['top20_share_margin'])} of gross margin." if s["top20_share_margin"] is not None else ".")
     )
     download = p["curve"].select(
         pl.col("customer_share").alias("Share of customers"), pl.col("value_share").alias("Cumulative share of revenue")
@@ -148,9 +121,9 @@ def abc_section(p: dict, unit: str, name: str) -> None:
         pl.col("value").alias(f"Revenue ({unit})"),
         pl.col("value_share").alias("% of revenue"),
     )
-    show_table(frame, f"{name}_abc", "portfolio_abc", what="ABC table", column_config={
-        **widgets.count_columns(["Customers"]), **share_columns("% of customers", "% of revenue"),
-        **money_columns(unit, f"Revenue ({unit})"),
+    widgets.show_table(frame, f"{name}_abc", "portfolio_abc", what="ABC table", column_config={
+        **widgets.count_columns(["Customers"]), **widgets.share_columns("% of customers", "% of revenue"),
+        **widgets.money_columns(unit, f"Revenue ({unit})"),
     })
 
 
@@ -169,9 +142,9 @@ def rfm_section(p: dict, unit: str, name: str, currency: str | None) -> None:
         pl.col("revenue").alias(f"Revenue ({unit})"),
         pl.col("revenue_share").alias("% of revenue"),
     )
-    show_table(frame, f"{name}_rfm_segments", "portfolio_rfm", what="RFM table", column_config={
-        **widgets.count_columns(["Customers"]), **share_columns("% of customers", "% of revenue"),
-        **money_columns(unit, f"Revenue ({unit})"),
+    widgets.show_table(frame, f"{name}_rfm_segments", "portfolio_rfm", what="RFM table", column_config={
+        **widgets.count_columns(["Customers"]), **widgets.share_columns("% of customers", "% of revenue"),
+        **widgets.money_columns(unit, f"Revenue ({unit})"),
     })
 
 
@@ -195,9 +168,9 @@ def quadrant_section(p: dict, ds: dict, unit: str, name: str, currency: str | No
         pl.col("profit").alias(f"Net profit ({unit})"),
         pl.col("profit_share").alias("Share of profit"),
     )
-    show_table(frame, f"{name}_value_cost_quadrants", "portfolio_quadrants", what="quadrant table", column_config={
-        **widgets.count_columns(["Customers"]), **share_columns("Share of customers", "Share of profit"),
-        **money_columns(unit, f"Value ({unit})", f"Cost to serve ({unit})", f"Net profit ({unit})"),
+    widgets.show_table(frame, f"{name}_value_cost_quadrants", "portfolio_quadrants", what="quadrant table", column_config={
+        **widgets.count_columns(["Customers"]), **widgets.share_columns("Share of customers", "Share of profit"),
+        **widgets.money_columns(unit, f"Value ({unit})", f"Cost to serve ({unit})", f"Net profit ({unit})"),
     })
     st.caption(
         "Carriage trade: high value, costly to serve · Passive: high value, cheap to serve · Aggressive: low "
@@ -221,9 +194,9 @@ def top_section(p: dict, ds: dict, scope, span, unit: str, name: str, currency: 
         pl.col("net_profit").alias(f"Net profit ({unit})"),
     )
     st.caption(f"The {top.height} customers with the most revenue in the window.")
-    show_table(frame, f"{name}_top_customers", "portfolio_top", what="top customers", column_config={
+    widgets.show_table(frame, f"{name}_top_customers", "portfolio_top", what="top customers", column_config={
         **widgets.count_columns(["Purchases"]),
-        **money_columns(unit, f"Revenue ({unit})", f"Margin ({unit})", f"Net profit ({unit})"),
+        **widgets.money_columns(unit, f"Revenue ({unit})", f"Margin ({unit})", f"Net profit ({unit})"),
         "Last purchase": st.column_config.DatetimeColumn("Last purchase", format="YYYY-MM-DD"),
     })
 
@@ -256,7 +229,7 @@ def drill_down(ds: dict, customer_id: str, scope, span, unit: str, currency: str
         widgets.kpi_card("CLV, next 12 months", money(row[0]["clv"], unit) if row else "–",
                          catalog.metric("avg_clv").help)
     with c4:
-        widgets.kpi_card("P(alive)", pct(row[0]["p_alive"]) if row else "–", catalog.metric("p_alive").help)
+        widgets.kpi_card("P(alive)", widgets.pct(row[0]["p_alive"]) if row else "–", catalog.metric("p_alive").help)
     if why:
         st.warning(f"CLV and P(alive) cannot be shown for this data: {why}", icon=":material/warning:")
     elif not row:
@@ -276,19 +249,19 @@ def drill_down(ds: dict, customer_id: str, scope, span, unit: str, currency: str
         else:
             st.plotly_chart(charts.purchases_figure(history.purchases, customer=customer_id, currency=currency),
                             config=CHART_CONFIG, key="portfolio_customer_purchases")
-            show_table(history.purchases, f"{file_base}_purchases", "portfolio_customer_purchases", what="purchases",
+            widgets.show_table(history.purchases, f"{file_base}_purchases", "portfolio_customer_purchases", what="purchases",
                        column_config=history_columns(history.purchases, unit))
     with tabs[1]:
         if history.interactions.is_empty():
             st.caption("No interactions recorded for this customer (an interactions export would add them).")
         else:
-            show_table(history.interactions, f"{file_base}_interactions", "portfolio_customer_interactions",
+            widgets.show_table(history.interactions, f"{file_base}_interactions", "portfolio_customer_interactions",
                        what="interactions", column_config=history_columns(history.interactions, unit))
     with tabs[2]:
         if history.feedback.is_empty():
             st.caption("No survey answers from this customer (a feedback export would add them).")
         else:
-            show_table(history.feedback, f"{file_base}_feedback", "portfolio_customer_feedback", what="feedback",
+            widgets.show_table(history.feedback, f"{file_base}_feedback", "portfolio_customer_feedback", what="feedback",
                        column_config=history_columns(history.feedback, unit))
 
 

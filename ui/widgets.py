@@ -181,3 +181,36 @@ def show_error(exc: BaseException, where: str = "page") -> None:
     """Log the traceback and show the user a message without it."""
     log.error("error on the %s: %s", where, exc, exc_info=exc)
     st.error(user_message(exc), icon=":material/error:")
+
+
+# ---------------------------------------------------------------------------- page tables and numbers
+def pct(value: float | None) -> str:
+    """A share as a percentage with one decimal; a dash when unknown."""
+    return "–" if value is None else f"{value:.1%}"
+
+
+def compact(value: float | None) -> str:
+    """A large number in a few characters: 15.6M, 2.3k."""
+    if value is None:
+        return "–"
+    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= div:
+            return f"{value / div:,.1f}{suffix}"
+    return f"{value:,.0f}"
+
+
+def show_table(frame: pl.DataFrame, file_name: str, key: str, *, what: str, column_config: dict | None = None) -> None:
+    """A table (short ones without a scrollbar) with its CSV and Excel downloads below."""
+    height = 35 * (frame.height + 1) + 3 if frame.height <= 12 else "auto"
+    st.dataframe(frame, width="stretch", height=height, hide_index=True, column_config=column_config or {})
+    download_table(frame, file_name, key=key, what=what)
+
+
+def share_columns(*names: str) -> dict:
+    """Column config showing shares (0..1) as percentages."""
+    return {n: st.column_config.NumberColumn(n, format="percent") for n in names}
+
+
+def money_columns(unit: str, *names: str) -> dict:
+    """Column config for amounts of money in ``unit``, with thousands separators."""
+    return {n: st.column_config.NumberColumn(n, format="%,.0f", help=f"In {unit}") for n in names}

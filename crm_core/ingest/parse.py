@@ -6,7 +6,7 @@ Parquet; both are accepted. Work is vectorized: regular expressions and casts ru
 whole column, and formats (decimal separator, day/month order) are decided once per column,
 never row by row.
 
-A cell that is empty, blank or a placeholder such as ``-``, ``n/a`` or ``null`` becomes null
+A cell that is empty, blank or a filler such as ``-``, ``n/a`` or ``null`` becomes null
 and is not an error. A non-empty cell that cannot be read becomes null and its 0-based index
 is listed in ``bad_rows``.
 """
@@ -66,7 +66,7 @@ EMPTY_TOKENS = ("", "-", "--", "—", "–", "n/a", "na", "null", "none", "nan",
 
 
 def _text(s: pl.Series) -> pl.Series:
-    """The column as trimmed strings, with empty cells and placeholders as null."""
+    """The column as trimmed strings, with empty cells and fillers such as "n/a" as null."""
     text = s.cast(pl.String).str.strip_chars()
     return text.set(text.str.to_lowercase().is_in(EMPTY_TOKENS), None)
 
@@ -269,7 +269,7 @@ def _decide_decimal(text: pl.Series, number: pl.Series, forced: str | None) -> t
 
 
 def _present(s: pl.Series) -> pl.Series:
-    """Which cells hold a value (not null, NaN, blank or a placeholder)."""
+    """Which cells hold a value (not null, NaN, blank or a filler such as "n/a")."""
     if s.dtype.is_float():
         return s.is_not_null() & ~s.is_nan()
     if s.dtype.is_numeric():
