@@ -22,7 +22,6 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -30,6 +29,8 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from measure import measure  # noqa: E402  (bench/measure.py: run as python bench/<script>.py)
 
 from crm_core.metrics.clv import fit_clv, fit_clv_from_summary, rfm_summary  # noqa: E402
 from crm_core.metrics.scope import Scope  # noqa: E402
@@ -81,19 +82,6 @@ def simulate(n: int, seed: int) -> pl.DataFrame:
             "amount": amount,
         }
     )
-
-
-@contextmanager
-def measure(step: str, rows: int, out: dict):
-    tracemalloc.reset_peak()
-    begin = time.perf_counter()
-    yield out
-    seconds = time.perf_counter() - begin
-    _, peak = tracemalloc.get_traced_memory()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
-    line = {"step": step, "seconds": round(seconds, 3), "peak_mb": round(peak / 2**20, 1), "rss_mb": round(rss, 1),
-            "rows": rows, **out}
-    print(json.dumps(line), flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:

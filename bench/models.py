@@ -20,12 +20,13 @@ import resource
 import sys
 import time
 import tracemalloc
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from measure import measure  # noqa: E402  (bench/measure.py: run as python bench/<script>.py)
 
 from crm_core.models.bgnbd import TIME_UNIT_DAYS, BetaGeoModel  # noqa: E402
 from crm_core.models.gamma_gamma import GammaGammaModel  # noqa: E402
@@ -59,19 +60,6 @@ def simulate(n: int, seed: int, max_age_days: int = 730) -> dict[str, np.ndarray
     zbar = np.where(has, rng.gamma(p_ * np.maximum(x, 1), 1.0 / (nu * np.maximum(x, 1))), np.nan)
     return {"frequency": x.astype(np.float64), "recency": tx_days / 7.0, "T": T_days / 7.0,
             "monetary_value": np.round(zbar, 2)}
-
-
-@contextmanager
-def measure(step: str, rows: int, out: dict):
-    tracemalloc.reset_peak()
-    start = time.perf_counter()
-    yield out
-    seconds = time.perf_counter() - start
-    _, peak = tracemalloc.get_traced_memory()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
-    line = {"step": step, "seconds": round(seconds, 3), "peak_mb": round(peak / 2**20, 1), "rss_mb": round(rss, 1),
-            "rows": rows, **out}
-    print(json.dumps(line), flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:

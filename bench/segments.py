@@ -22,13 +22,14 @@ import sys
 import time
 import tracemalloc
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from measure import measure  # noqa: E402  (bench/measure.py: run as python bench/<script>.py)
 
 from crm_core.models.segments import KMeansSegmenter  # noqa: E402
 
@@ -57,19 +58,6 @@ def simulate(n: int, seed: int) -> pl.DataFrame:
         pl.Series("share_phone", shares[:, 2]),
     )
     return frame.with_columns(pl.col("frequency").round(0).clip(1, None))
-
-
-@contextmanager
-def measure(step: str, rows: int, out: dict):
-    tracemalloc.reset_peak()
-    start = time.perf_counter()
-    yield out
-    seconds = time.perf_counter() - start
-    _, peak = tracemalloc.get_traced_memory()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
-    line = {"step": step, "seconds": round(seconds, 3), "peak_mb": round(peak / 2**20, 1), "rss_mb": round(rss, 1),
-            "rows": rows, **out}
-    print(json.dumps(line), flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
