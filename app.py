@@ -22,6 +22,7 @@ PAGES: list[tuple[str, str, str, str]] = [
     ("Identify — know your data", "pages/data.py", "Data", ":material/database:"),
     ("Value chain — customer portfolio analysis", "pages/portfolio.py", "Portfolio", ":material/pie_chart:"),
     ("IDIC — differentiate and customize", "pages/differentiate.py", "Differentiate", ":material/groups:"),
+    ("QCI — retention and lifetime value", "pages/retention.py", "Retention & CLV", ":material/autorenew:"),
 ]
 
 SAMPLE_BANNER = (

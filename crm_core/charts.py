@@ -10,6 +10,7 @@ hash of the name (not Python's salted ``hash``), so a region or segment keeps it
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable, Mapping
 
 import plotly.graph_objects as go
@@ -20,10 +21,15 @@ __all__ = [
     "OKABE_ITO",
     "SEQUENTIAL",
     "channel_mix_figure",
+    "churn_trend_figure",
+    "clv_histogram",
     "clv_tier_figure",
+    "cohort_heatmap",
     "color_for",
     "color_map",
+    "holdout_figure",
     "money_unit",
+    "p_alive_heatmap",
     "pareto_figure",
     "profile_heatmap",
     "purchases_figure",
@@ -33,6 +39,7 @@ __all__ = [
     "segment_intensity_figure",
     "segment_size_figure",
     "silhouette_figure",
+    "survival_figure",
 ]
 
 #: Okabe–Ito palette (Okabe & Ito 2008), black last; grey for "other / unknown".
@@ -504,5 +511,181 @@ def clv_tier_figure(tiers: pl.DataFrame, *, currency: str | None = None) -> go.F
         yaxis={"title": {"text": "Share (%)"}, "tickformat": ".0%"},
         legend={"orientation": "h", "y": -0.2},
         height=380,
+    )
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------- retention
+def cohort_heatmap(cells: pl.DataFrame, *, measure: str = "customers", period: str = "month",
+                   currency: str | None = None) -> go.Figure:
+    """Cohort × age heatmap of ``Cohorts.cells`` (cohort, age, value, count, cohort_size, partial): share of the
+    cohort active (customers) or revenue retained vs the first period (revenue). Cells of a period still running
+    (``partial``) are drawn grey with "◔" and never coloured as whole periods."""
+    unit = money_unit(currency)
+    what = "Customers still buying (% of cohort)" if measure == "customers" else "Revenue vs first period (%)"
+    fmt = "%Y-%m" if period == "month" else "%Y-Q"
+    cohorts = sorted(set(cells["cohort"].to_list())) if cells.height else []
+    ages = sorted(set(cells["age"].to_list())) if cells.height else []
+
+    def label(d):
+        return f"{d.year}-Q{(d.month - 1) // 3 + 1}" if period == "quarter" else d.strftime(fmt)
+
+    ylabels = [label(c) for c in cohorts]
+    index = {c: i for i, c in enumerate(cohorts)}
+    full = [[None] * len(ages) for _ in cohorts]
+    part = [[None] * len(ages) for _ in cohorts]
+    text = [[""] * len(ages) for _ in cohorts]
+    hover = [[""] * len(ages) for _ in cohorts]
+    count_label = "Active customers" if measure == "customers" else f"Revenue ({unit})"
+    for row in cells.to_dicts():
+        i, j = index[row["cohort"]], row["age"]
+        value = row["value"]
+        if row["partial"]:
+            part[i][j] = 0.0
+            text[i][j] = "◔"
+        else:
+            full[i][j] = value
+            text[i][j] = "" if value is None else f"{value:.0%}"
+        hover[i][j] = (
+            f"Cohort {ylabels[i]}, age {j} {period}s<br>{what}: "
+            + ("–" if value is None else f"{value:.1%}")
+            + f"<br>{count_label}: {row['count'] or 0:,.0f} of cohort size {row['cohort_size']:,}"
+            + ("<br><b>Partial period</b> (still running)" if row["partial"] else "")
+        )
+    fig = go.Figure()
+    fig.add_heatmap(z=full, x=ages, y=ylabels, colorscale=SEQUENTIAL, zmin=0,
+                    zmax=1 if measure == "customers" else None, text=text, texttemplate="%{text}",
+                    customdata=hover, hovertemplate="%{customdata}<extra></extra>",
+                    colorbar={"title": {"text": "%"}, "tickformat": ".0%"}, xgap=1, ygap=1, name="Whole periods")
+    fig.add_heatmap(z=part, x=ages, y=ylabels, colorscale=[[0, "#DDDDDD"], [1, "#DDDDDD"]], showscale=False,
+                    text=text, texttemplate="%{text}", customdata=hover, hovertemplate="%{customdata}<extra></extra>",
+                    xgap=1, ygap=1, name="Partial periods")
+    fig.update_layout(
+        **_LAYOUT,
+        title=_title(f"Cohort retention by {period} — {what.split(' (')[0].lower()}",
+                     "Rows: acquisition cohort · grey ◔ cells: period still running (partial)"),
+        xaxis={"title": {"text": f"Age ({period}s since first purchase)"}, "dtick": 1},
+        yaxis={"title": {"text": f"Acquisition cohort ({period})"}, "autorange": "reversed", "type": "category"},
+        height=max(380, 22 * len(cohorts) + 160),
+    )
+    return fig
+
+
+def churn_trend_figure(trend: pl.DataFrame, *, period: str = "month") -> go.Figure:
+    """Churn rate per period (``churn_trend``: period_start, active_at_start, churned, churn_rate, partial);
+    a partial last period is hatched grey."""
+    colors = [GREY if p else OKABE_ITO[3] for p in trend["partial"].to_list()]
+    patterns = ["/" if p else "" for p in trend["partial"].to_list()]
+    custom = list(zip(trend["active_at_start"].to_list(), trend["churned"].to_list(),
+                      ["partial period (so far)" if p else "whole period" for p in trend["partial"].to_list()]))
+    fig = go.Figure()
+    fig.add_bar(x=trend["period_start"].to_list(), y=trend["churn_rate"].to_list(), marker_color=colors,
+                marker_pattern_shape=patterns, customdata=custom, name="Churn rate",
+                hovertemplate="<b>%{x|%Y-%m-%d}</b><br>Churn rate: %{y:.1%}<br>Active at start: %{customdata[0]:,}"
+                              "<br>Churned: %{customdata[1]:,}<br>%{customdata[2]}<extra></extra>")
+    fig.update_layout(
+        **_LAYOUT,
+        title=_title(f"Churn rate per {period}", "Share of the customers active at the start who lapsed; "
+                     "hatched grey: partial period"),
+        xaxis={"title": {"text": f"Period ({period} start)"}},
+        yaxis={"title": {"text": "Churn rate (%)"}, "tickformat": ".0%", "rangemode": "tozero"},
+        height=380,
+    )
+    return fig
+
+
+def survival_figure(km: pl.DataFrame, median_days: float | None = None) -> go.Figure:
+    """Kaplan-Meier survival (``KaplanMeier.to_frame``: time, at_risk, survival, lower, upper) as a step line
+    with its 95 % band; the median lifetime marked when finite."""
+    km = _thin_curve(km)
+    t = km["time"].to_list()
+    fig = go.Figure()
+    fig.add_scatter(x=t, y=km["upper"].to_list(), mode="lines", line={"width": 0, "shape": "hv"},
+                    hoverinfo="skip", showlegend=False)
+    fig.add_scatter(x=t, y=km["lower"].to_list(), mode="lines", line={"width": 0, "shape": "hv"}, fill="tonexty",
+                    fillcolor="rgba(0,114,178,0.2)", name="95% band", hoverinfo="skip")
+    fig.add_scatter(x=t, y=km["survival"].to_list(), mode="lines", line={"color": OKABE_ITO[0], "shape": "hv"},
+                    name="Still a customer", customdata=list(zip(km["lower"].to_list(), km["upper"].to_list(),
+                                                                 km["at_risk"].to_list())),
+                    hovertemplate="Day %{x:,.0f}: %{y:.1%} still customers<br>95% band %{customdata[0]:.1%}–"
+                                  "%{customdata[1]:.1%}<br>At risk: %{customdata[2]:,.0f}<extra></extra>")
+    if median_days is not None and math.isfinite(median_days):
+        fig.add_vline(x=median_days, line={"color": OKABE_ITO[3], "dash": "dash"},
+                      annotation_text=f"Median {median_days:,.0f} days", annotation_position="top right")
+        fig.add_hline(y=0.5, line={"color": GREY, "dash": "dot"})
+    fig.update_layout(
+        **_LAYOUT,
+        title=_title("Customer survival (Kaplan-Meier)", "Share of customers not yet lapsed by days since first purchase"),
+        xaxis={"title": {"text": "Days since first purchase"}},
+        yaxis={"title": {"text": "Still a customer (%)"}, "tickformat": ".0%", "range": [0, 1.02]},
+        legend={"orientation": "h", "y": -0.2},
+        height=400,
+    )
+    return fig
+
+
+def clv_histogram(frame: pl.DataFrame, *, currency: str | None = None, bins: int = 40) -> go.Figure:
+    """Histogram of predicted CLV (``clv``) over customers."""
+    unit = money_unit(currency)
+    fig = go.Figure()
+    fig.add_histogram(x=frame["clv"].to_list(), nbinsx=bins, marker_color=OKABE_ITO[0], name="Customers",
+                      hovertemplate=f"CLV %{{x}} {unit}<br>Customers: %{{y:,}}<extra></extra>")
+    fig.update_layout(
+        **_LAYOUT,
+        title=_title("Predicted CLV, next 12 months", "BG/NBD × Gamma-Gamma, discounted"),
+        xaxis={"title": {"text": f"Predicted CLV ({unit})"}},
+        yaxis={"title": {"text": "Customers (count)"}},
+        bargap=0.05,
+        height=380,
+    )
+    return fig
+
+
+def p_alive_heatmap(grid: pl.DataFrame, recency_order: list[str], frequency_order: list[str]) -> go.Figure:
+    """Mean P(alive) per recency × frequency bin (``retention_view.p_alive_grid``)."""
+    rows = [r for r in recency_order if r in set(grid["recency_bin"].to_list())]
+    cols = [f for f in frequency_order if f in set(grid["frequency_bin"].to_list())]
+    z = [[None] * len(cols) for _ in rows]
+    n = [[0] * len(cols) for _ in rows]
+    for r in grid.to_dicts():
+        i, j = rows.index(r["recency_bin"]), cols.index(r["frequency_bin"])
+        z[i][j], n[i][j] = r["mean_p_alive"], r["customers"]
+    fig = go.Figure()
+    fig.add_heatmap(z=z, x=cols, y=rows, customdata=n, colorscale=SEQUENTIAL, zmin=0, zmax=1,
+                    texttemplate="%{z:.0%}", colorbar={"title": {"text": "P(alive)"}, "tickformat": ".0%"},
+                    hovertemplate="Last purchase %{y} weeks ago, %{x} repeat purchases<br>Mean P(alive): %{z:.1%}"
+                                  "<br>Customers: %{customdata:,}<extra></extra>", xgap=1, ygap=1)
+    fig.update_layout(
+        **_LAYOUT,
+        title=_title("P(alive) by recency and frequency", "Mean probability that the customer is still active"),
+        xaxis={"title": {"text": "Frequency (repeat purchase days)"}, "type": "category"},
+        yaxis={"title": {"text": "Recency (weeks since last purchase)"}, "type": "category"},
+        height=400,
+    )
+    return fig
+
+
+def holdout_figure(by_bin: pl.DataFrame, *, months: int | None = None) -> go.Figure:
+    """Mean predicted vs actual holdout purchases per customer by calibration-frequency bin
+    (``retention_view.holdout_by_frequency``)."""
+    x = by_bin["frequency_bin"].to_list()
+    n = by_bin["customers"].to_list()
+    fig = go.Figure()
+    fig.add_bar(x=x, y=by_bin["actual_mean"].to_list(), name="Actual", marker_color=OKABE_ITO[0], customdata=n,
+                hovertemplate="Frequency %{x}: actual %{y:.2f} purchases per customer<br>Customers: %{customdata:,}"
+                              "<extra></extra>")
+    fig.add_bar(x=x, y=by_bin["predicted_mean"].to_list(), name="Predicted", marker_color=OKABE_ITO[1],
+                customdata=n, hovertemplate="Frequency %{x}: predicted %{y:.2f} purchases per customer<br>"
+                                            "Customers: %{customdata:,}<extra></extra>")
+    span = f" ({months} months)" if months else ""
+    fig.update_layout(
+        **_LAYOUT,
+        title=_title(f"Holdout check{span}: predicted vs actual purchases",
+                     "Mean per customer, by repeat purchases in the calibration period"),
+        barmode="group",
+        xaxis={"title": {"text": "Frequency in calibration (repeat purchase days)"}, "type": "category"},
+        yaxis={"title": {"text": "Purchases per customer in holdout (count)"}},
+        legend={"orientation": "h", "y": -0.2},
+        height=400,
     )
     return fig

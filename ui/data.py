@@ -340,3 +340,86 @@ def segmentation(scope_: scope.Scope, k: int | str = "auto") -> dict:
     ``{"customers": n, "error": why}`` when the customers cannot be segmented."""
     store = get_store()
     return _segmentation(store, store.path, scope_, k)
+
+
+# ---------------------------------------------------------------------------- retention & CLV (QCI)
+@st.cache_data(show_spinner=False)
+def _retention_overview(_store: Store, db: str, scope_: scope.Scope) -> dict:
+    from crm_core.metrics import retention
+
+    summary = retention.retention_summary(_store, scope_)
+    rule = retention.default_churn_window(_store, scope_)
+    km, median = retention.survival_curve(_store, scope_, rule.days)
+    return {
+        "summary": summary,
+        "churn_days": rule.days,
+        "churn_rule": rule.how_derived,
+        "survival": km.to_frame() if km is not None else None,
+        "median_days": median,
+        "churn_trend": retention.churn_trend(_store, scope_, "month", rule.days),
+    }
+
+
+def retention_overview(scope_: scope.Scope) -> dict:
+    """Retention headline (``retention_summary``), the churn rule, the Kaplan-Meier frame with its median and the
+    monthly churn trend of a scope, computed once per (database, scope)."""
+    store = get_store()
+    return _retention_overview(store, store.path, scope_)
+
+
+@st.cache_data(show_spinner=False)
+def _cohorts(_store: Store, db: str, scope_: scope.Scope, period: str, measure: str) -> pl.DataFrame:
+    from crm_core.metrics import retention
+
+    return retention.cohort_matrix(_store, scope_, period, measure).cells
+
+
+def cohort_cells(scope_: scope.Scope, period: str = "month", measure: str = "customers") -> pl.DataFrame:
+    """``retention.cohort_matrix(...).cells`` of a scope (cohort × age long frame with ``partial``)."""
+    store = get_store()
+    return _cohorts(store, store.path, scope_, period, measure)
+
+
+@st.cache_data(show_spinner=False)
+def _clv_fit(_store: Store, db: str, scope_: scope.Scope, calibration_end: date) -> dict:
+    from crm_core.metrics import clv
+
+    try:
+        result = clv.fit_clv(_store, scope_, calibration_end)
+    except clv.ClvError as exc:
+        log.info("CLV not fitted for %s at %s: %s", scope_, calibration_end, exc)
+        return {"error": str(exc)}
+    h = result.holdout
+    return {
+        "error": None,
+        "frame": result.frame,
+        "customers": result.customers,
+        "calibration_end": result.calibration_end,
+        "observation_end": result.observation_end,
+        "holdout": None if h is None else {
+            "frame": h.frame, "predicted_total": h.predicted_total, "actual_total": h.actual_total,
+            "relative_error": h.relative_error, "mae": h.mae, "customers": h.customers, "days": h.days,
+            "start": h.start, "end": h.end,
+        },
+    }
+
+
+def clv_fit(scope_: scope.Scope, calibration_end: date) -> dict:
+    """``clv.fit_clv`` of a scope (its filters; the window is ignored by the models) at ``calibration_end``, fitted
+    once per (database, scope, calibration end): ``{"error": why}`` when the models cannot be fitted, else the
+    per-customer frame and the holdout (None without days after the calibration end)."""
+    store = get_store()
+    return _clv_fit(store, store.path, scope_, calibration_end)
+
+
+@st.cache_data(show_spinner=False)
+def _historical_value(_store: Store, db: str, scope_: scope.Scope) -> pl.DataFrame:
+    from crm_core.metrics import clv
+
+    return clv.historical_clv(_store, scope_)
+
+
+def historical_value(scope_: scope.Scope) -> pl.DataFrame:
+    """``clv.historical_clv`` of a scope (value to date per customer)."""
+    store = get_store()
+    return _historical_value(store, store.path, scope_)

@@ -43,6 +43,11 @@ PORTFOLIO_CUSTOMER = "portfolio_customer"  # selectbox: the top customer to dril
 DIFFERENTIATE_K = "differentiate_k"  # selectbox: "auto" or a number of segments 2..8
 DIFFERENTIATE_SEGMENT = "differentiate_segment"  # selectbox: the segment whose customer list is shown
 
+# Retention & CLV page
+RETENTION_MEASURE = "retention_measure"  # radio: cohort heatmap of "customers" or "revenue"
+RETENTION_PERIOD = "retention_period"  # radio: cohorts by "month" or "quarter"
+RETENTION_HOLDOUT = "retention_holdout_months"  # selectbox: holdout length in months (3, 6, 9)
+
 
 def table_kind_key(file_key: str) -> str:
     """Selectbox: the table kind chosen for one table of an upload."""

@@ -185,8 +185,8 @@ def show_error(exc: BaseException, where: str = "page") -> None:
 
 # ---------------------------------------------------------------------------- page tables and numbers
 def pct(value: float | None) -> str:
-    """A share as a percentage with one decimal; a dash when unknown."""
-    return "–" if value is None else f"{value:.1%}"
+    """A share as a percentage with one decimal; a dash when unknown (None or NaN)."""
+    return "–" if value is None or value != value else f"{value:.1%}"
 
 
 def compact(value: float | None) -> str:

@@ -195,3 +195,43 @@ def test_intensity_axes_carry_units():
     assert fig.layout.xaxis.title.text == "Interactions (count)"
     assert fig.layout.xaxis2.title.text == "Cost per customer (EUR)"
     assert "EUR" in fig.data[1].hovertemplate
+
+
+# ---------------------------------------------------------------------------------------------------- retention
+def test_retention_figures_have_titles_axes_and_hover():
+    from datetime import date
+
+    cells = pl.DataFrame({
+        "cohort": [date(2024, 1, 1), date(2024, 1, 1), date(2024, 2, 1)], "age": [0, 1, 0],
+        "value": [1.0, 0.4, 1.0], "count": [10.0, 4.0, 5.0], "cohort_size": [10, 10, 5],
+        "partial": [False, True, True],
+    })
+    trend = pl.DataFrame({"period_start": [date(2024, 1, 1), date(2024, 2, 1)], "active_at_start": [10, 12],
+                          "churned": [2, 1], "churn_rate": [0.2, 1 / 12], "partial": [False, True]})
+    km = pl.DataFrame({"time": [0.0, 30.0, 90.0], "at_risk": [10, 8, 4], "events": [0, 2, 2],
+                       "censored": [0, 0, 1], "survival": [1.0, 0.75, 0.4], "lower": [1.0, 0.5, 0.2],
+                       "upper": [1.0, 0.9, 0.6]})
+    clv = pl.DataFrame({"clv": [10.0, 50.0, 200.0]})
+    grid = pl.DataFrame({"recency_bin": ["0–4", "4–13"], "frequency_bin": ["1", "0"], "customers": [3, 2],
+                         "mean_p_alive": [0.9, 0.4]})
+    holdout = pl.DataFrame({"frequency_bin": ["0", "1"], "customers": [3, 2], "predicted_mean": [0.2, 1.1],
+                            "actual_mean": [0.3, 1.0]})
+    figs = [
+        charts.cohort_heatmap(cells, measure="customers", period="month"),
+        charts.cohort_heatmap(cells, measure="revenue", period="quarter", currency="EUR"),
+        charts.churn_trend_figure(trend),
+        charts.survival_figure(km, 60.0),
+        charts.clv_histogram(clv, currency="EUR"),
+        charts.p_alive_heatmap(grid, ["0–4", "4–13"], ["0", "1"]),
+        charts.holdout_figure(holdout, months=6),
+    ]
+    for fig in figs:
+        titles = charts.figure_titles(fig)
+        assert titles["title"] and titles["x"] and titles["y"], titles
+        assert any(t.hovertemplate for t in fig.data)
+    assert "EUR" in charts.figure_titles(figs[4])["x"]
+    # partial cohort cells are drawn in the grey trace, not the coloured one
+    assert figs[0].data[0].z[0][1] is None and figs[0].data[1].z[0][1] == 0.0
+    assert figs[2].data[0].marker.pattern.shape[1] == "/"
+    assert any("Median" in (a.text or "") for a in figs[3].layout.annotations)
+    assert "Q1" in figs[1].data[0].y[0]

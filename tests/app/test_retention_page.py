@@ -1,0 +1,95 @@
+"""The Retention & CLV page, driven by Streamlit's AppTest on the sample company and on a tiny store.
+
+Each test has its own database file and empty caches (conftest.py).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ui import state
+
+from .test_data_page import assert_clean, texts
+from .test_portfolio_page import load_tiny, select_dataset
+
+RETENTION_PAGE = "pages/retention.py"
+KPI_LABELS = ["Repeat purchase rate", "Churn rate", "Median lifetime", "Net revenue retention", "Average CLV"]
+
+
+def retention_page(at):
+    at.switch_page(RETENTION_PAGE).run()
+    assert_clean(at)
+    assert texts(at.title) == ["Retention & CLV"]
+    return at
+
+
+def kpis(at) -> dict[str, tuple[str, str]]:
+    out = {}
+    for m in at.metric:
+        label = "Average CLV" if m.label.startswith("Average CLV (") else m.label
+        if label in KPI_LABELS:
+            out[label] = (m.value, m.delta)
+    return out
+
+
+def test_retention_page_renders_on_the_sample_company(app):
+    at = retention_page(app)
+    assert "QCI · customer management: retention" in " ".join(texts(at.markdown))
+    shown = kpis(at)
+    assert list(shown) == KPI_LABELS
+    assert all(value not in ("", "–") for label, (value, _) in shown.items() if label != "Churn rate"), shown
+    # the default window starts on the data's first day: nobody was active before it, churn has no base
+    assert shown["Churn rate"][0] == "–" and any("no one to lapse" in c.value for c in at.caption)
+    assert sum("previous period incomplete" == c.value for c in at.caption) == len(KPI_LABELS)
+    assert any("days without a purchase — derived from" in c.value for c in at.caption)
+    assert texts(at.subheader) == ["Cohorts", "Churn per month", "Survival", "Customer lifetime value",
+                                   "Valuable customers at risk", "Holdout check of the models"]
+    assert any("relative error" in m.value for m in at.markdown)
+    labels = [b.label for b in at.get("download_button")]
+    assert sum(label.endswith("as CSV") for label in labels) == sum(label.endswith("as Excel") for label in labels)
+    assert len(at.get("plotly_chart")) >= 6
+
+
+def test_cohort_radios_switch_to_revenue_and_quarter(app):
+    at = retention_page(app)
+    at.radio(key=state.RETENTION_MEASURE).set_value("revenue").run()
+    assert_clean(at)
+    at.radio(key=state.RETENTION_PERIOD).set_value("quarter").run()
+    assert_clean(at)
+    assert "Cohorts" in texts(at.subheader)
+    assert any("partial" in c.value for c in at.caption)
+
+
+def test_a_region_filter_changes_a_kpi(app):
+    at = retention_page(app)
+    before = kpis(at)
+    at.multiselect(key=state.FILTER_REGIONS).set_value(["Europe"]).run()
+    assert_clean(at)
+    after = kpis(at)
+    assert list(after) == KPI_LABELS
+    assert after != before
+
+
+def test_a_whole_previous_period_gives_deltas(app):
+    at = retention_page(app)
+    at.date_input(key=state.FILTER_WINDOW).set_value((date(2025, 1, 1), date(2025, 6, 30))).run()
+    assert_clean(at)
+    shown = kpis(at)
+    assert shown["Repeat purchase rate"][1].endswith("pp")
+
+
+def test_an_empty_window_says_so(app, store):
+    load_tiny(store, "Tiny")
+    at = select_dataset(retention_page(app), "Tiny")
+    at.date_input(key=state.FILTER_WINDOW).set_value((date(2024, 1, 25), date(2024, 2, 20))).run()
+    assert_clean(at)
+    assert any("No purchases in the analysis window" in i.value for i in at.info)
+    assert not kpis(at)
+
+
+def test_tiny_data_explain_clv_and_holdout(app, store):
+    load_tiny(store, "Tiny")
+    at = select_dataset(retention_page(app), "Tiny")
+    assert list(kpis(at)) == KPI_LABELS
+    messages = [w.value for w in at.warning] + [i.value for i in at.info]
+    assert any("CLV cannot be fitted" in m or "too short" in m for m in messages), messages

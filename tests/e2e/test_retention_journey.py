@@ -1,0 +1,32 @@
+"""Journey: a manager opens CRM Lens on the sample company, goes to the Retention & CLV page through the sidebar
+navigation and sees the KPI cards, the cohort heatmap, survival, CLV and the holdout check."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from .conftest import full_screenshot, wait_ready
+
+
+def test_retention_page_shows_kpis_and_charts(app_server, page):
+    page.goto(f"{app_server}/")
+    wait_ready(page, timeout=120_000)  # the first start loads the sample company
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Retention & CLV").click()
+    wait_ready(page, timeout=120_000)  # the page fits the CLV models
+    if not page.get_by_text("You are looking at sample data").count():
+        page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+        page.get_by_role("option", name=re.compile(r"\(sample\)")).click()
+        wait_ready(page, timeout=120_000)
+    expect(page.get_by_role("heading", name="Retention & CLV").first).to_be_visible(timeout=30_000)
+    for label in ("Repeat purchase rate", "Churn rate", "Median lifetime", "Net revenue retention"):
+        expect(page.locator('[data-testid="stMetricLabel"]').get_by_text(label, exact=True)).to_be_visible()
+    charts = page.locator('[data-testid="stPlotlyChart"]')
+    expect(charts.first).to_be_visible(timeout=60_000)
+    expect(charts.first.get_by_text(re.compile("Cohort retention by month"))).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Customer survival (Kaplan-Meier)")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(re.compile("Holdout check .*predicted vs actual"))).to_be_visible(timeout=60_000)
+    assert charts.count() >= 6
+    wait_ready(page, timeout=120_000)
+    full_screenshot(page, "retention")
