@@ -23,6 +23,7 @@ PAGES: list[tuple[str, str, str, str]] = [
     ("Value chain — customer portfolio analysis", "pages/portfolio.py", "Portfolio", ":material/pie_chart:"),
     ("IDIC — differentiate and customize", "pages/differentiate.py", "Differentiate", ":material/groups:"),
     ("QCI — retention and lifetime value", "pages/retention.py", "Retention & CLV", ":material/autorenew:"),
+    ("Value chain — value proposition", "pages/cost_to_serve.py", "Cost to serve", ":material/payments:"),
 ]
 
 SAMPLE_BANNER = (

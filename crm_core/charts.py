@@ -27,11 +27,14 @@ __all__ = [
     "cohort_heatmap",
     "color_for",
     "color_map",
+    "cost_by_figure",
+    "cost_pool_figure",
     "holdout_figure",
     "money_unit",
     "p_alive_heatmap",
     "pareto_figure",
     "profile_heatmap",
+    "profit_histogram",
     "purchases_figure",
     "quadrant_figure",
     "rfm_treemap",
@@ -40,6 +43,7 @@ __all__ = [
     "segment_size_figure",
     "silhouette_figure",
     "survival_figure",
+    "whale_figure",
 ]
 
 #: Okabe–Ito palette (Okabe & Ito 2008), black last; grey for "other / unknown".
@@ -94,7 +98,8 @@ def color_for(name: object) -> str:
     key = str(name)
     if key in FIXED_COLORS:
         return FIXED_COLORS[key]
-    digest = hashlib.sha1(key.encode("utf-8")).digest()
+    # case and surrounding blanks do not change a category: "store" on one page is "Store" on another
+    digest = hashlib.sha1(key.strip().casefold().encode("utf-8")).digest()
     return OKABE_ITO[int.from_bytes(digest[:4], "big") % len(OKABE_ITO)]
 
 
@@ -687,5 +692,121 @@ def holdout_figure(by_bin: pl.DataFrame, *, months: int | None = None) -> go.Fig
         yaxis={"title": {"text": "Purchases per customer in holdout (count)"}},
         legend={"orientation": "h", "y": -0.2},
         height=400,
+    )
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------- cost to serve
+def cost_pool_figure(pools: pl.DataFrame, *, currency: str | None = None) -> go.Figure:
+    """Cost to serve per customer served, by cost pool (``cost.cost_by(..., "pool")``), largest first."""
+    unit = money_unit(currency)
+    frame = pools.with_columns(pl.col("cost_per_customer").fill_null(0.0)).sort("cost", descending=True)
+    fig = go.Figure()
+    fig.add_bar(
+        x=frame["cost_per_customer"].to_list(), y=frame["pool"].to_list(), orientation="h", name="Cost",
+        marker_color=[color_for(p) for p in frame["pool"].to_list()],
+        customdata=list(zip(frame["cost"].fill_null(0).to_list(), frame["share"].fill_null(0).to_list(), strict=True)),
+        hovertemplate=(f"<b>%{{y}}</b><br>Per customer served: %{{x:,.2f}} {unit}<br>Total: %{{customdata[0]:,.0f}} "
+                       f"{unit} (%{{customdata[1]:.1%}} of cost to serve)<extra></extra>"),
+    )
+    fig.update_layout(
+        **_LAYOUT,
+        title=_title("Cost to serve by activity pool", "Per customer served in the window; pools add up to the total"),
+        xaxis={"title": {"text": f"Cost per customer served ({unit})"}},
+        yaxis={"title": {"text": "Cost pool"}, "autorange": "reversed"},
+        showlegend=False,
+        height=max(320, 110 + 36 * frame.height),
+    )
+    return fig
+
+
+def cost_by_figure(groups: pl.DataFrame, by: str, *, label: str | None = None, currency: str | None = None) -> go.Figure:
+    """Cost to serve per customer by group (``cost.cost_by(..., by)``), with the cost per unit of revenue on hover."""
+    unit = money_unit(currency)
+    label = label or by.capitalize()
+    names = groups[by].cast(pl.String).to_list()
+    fig = go.Figure()
+    fig.add_bar(
+        x=groups["cost_per_customer"].fill_null(0).to_list(), y=names, orientation="h", name="Cost per customer",
+        marker_color=[color_for(n) for n in names],
+        customdata=list(zip(groups["customers"].to_list(), groups["cost_to_serve"].fill_null(0).to_list(),
+                            groups["cost_per_revenue"].fill_null(float("nan")).to_list(), strict=True)),
+        hovertemplate=(f"<b>%{{y}}</b><br>Cost per customer: %{{x:,.2f}} {unit}<br>Customers: %{{customdata[0]:,}}"
+                       f"<br>Cost to serve: %{{customdata[1]:,.0f}} {unit}<br>Per unit of revenue: "
+                       "%{customdata[2]:.3f}<extra></extra>"),
+    )
+    fig.update_layout(
+        **_LAYOUT,
+        title=_title(f"Cost to serve per customer by {label.lower()}", "Customers served in the window"),
+        xaxis={"title": {"text": f"Cost to serve per customer ({unit})"}},
+        yaxis={"title": {"text": label}, "autorange": "reversed"},
+        showlegend=False,
+        height=max(300, 110 + 36 * len(names)),
+    )
+    return fig
+
+
+def profit_histogram(profit: pl.Series, *, currency: str | None = None, bins: int = 50) -> go.Figure:
+    """Histogram of net profit per customer, with a line at zero (left of it: unprofitable customers)."""
+    unit = money_unit(currency)
+    fig = go.Figure()
+    fig.add_histogram(x=profit.cast(pl.Float64).drop_nulls().to_list(), nbinsx=bins, marker_color=OKABE_ITO[0],
+                      name="Customers",
+                      hovertemplate=f"Net profit %{{x}} {unit}<br>Customers: %{{y:,}}<extra></extra>")
+    fig.add_vline(x=0, line_color=OKABE_ITO[3], line_dash="dash", annotation_text="break-even",
+                  annotation_position="top right")
+    fig.update_layout(
+        **_LAYOUT,
+        title=_title("Profitability distribution", "Net profit per customer: revenue − cost of goods − cost to serve"),
+        xaxis={"title": {"text": f"Net profit per customer ({unit})"}},
+        yaxis={"title": {"text": "Customers (count)"}},
+        bargap=0.05,
+        showlegend=False,
+        height=380,
+    )
+    return fig
+
+
+def whale_figure(curve: pl.DataFrame, *, peak_share: float | None, peak_at: float | None,
+                 unprofitable_share: float | None, currency: str | None = None) -> go.Figure:
+    """Whale curve (Kaplan & Cooper 1998): cumulative share of total profit against the share of customers
+    ranked from most to least profitable, with the peak and the unprofitable share marked. ``curve`` is
+    ``WhaleCurve.frame``; without shares (total profit 0 or less) the cumulative profit itself is drawn."""
+    unit = money_unit(currency)
+    thin = _thin_curve(curve)
+    shares = thin["cumulative_share"].null_count() < thin.height if thin.height else False
+    y = thin["cumulative_share"] if shares else thin["cumulative_profit"]
+    fig = go.Figure()
+    fig.add_scatter(
+        x=thin["customer_share"].to_list(), y=y.to_list(), mode="lines", name="Whale curve",
+        line={"color": OKABE_ITO[0], "width": 3}, customdata=thin["rank"].to_list(),
+        hovertemplate=("Top %{x:.1%} of customers (rank %{customdata:,})<br>"
+                       + ("Cumulative profit: %{y:.1%} of total" if shares else f"Cumulative profit: %{{y:,.0f}} {unit}")
+                       + "<extra></extra>"),
+    )
+    if shares:
+        fig.add_hline(y=1.0, line_color=GREY, line_dash="dot", annotation_text="100% of total profit",
+                      annotation_position="top left")
+    if shares and peak_share is not None and peak_at is not None:
+        fig.add_scatter(x=[peak_at], y=[peak_share], mode="markers", name="Peak",
+                        marker={"color": OKABE_ITO[3], "size": 11},
+                        hovertemplate="Peak: %{y:.0%} of total profit<br>at the top %{x:.1%} of customers<extra></extra>")
+        fig.add_annotation(x=peak_at, y=peak_share,
+                           text=f"peak {peak_share:.1%} of profit<br>at the top {peak_at:.1%} of customers",
+                           showarrow=True, arrowhead=2, ax=-110, ay=80, bgcolor="rgba(255,255,255,0.8)")
+    if unprofitable_share:
+        fig.add_vrect(x0=1 - unprofitable_share, x1=1, fillcolor=OKABE_ITO[3], opacity=0.12, line_width=0)
+        fig.add_annotation(x=1 - unprofitable_share, y=0.08, yref="paper", xanchor="right", showarrow=False,
+                           align="right", font={"color": OKABE_ITO[3]},
+                           text=f"unprofitable: {unprofitable_share:.1%}<br>of customers →")
+    fig.update_layout(
+        **_LAYOUT,
+        title=_title("Whale curve of customer profitability",
+                     "Customers ranked from most to least profitable (Kaplan & Cooper 1998)"),
+        xaxis={"title": {"text": "Share of customers, most profitable first (%)"}, "tickformat": ".0%", "range": [0, 1]},
+        yaxis={"title": {"text": "Cumulative share of total profit (%)" if shares else f"Cumulative profit ({unit})"},
+               **({"tickformat": ".0%"} if shares else {})},
+        legend={"orientation": "h", "y": -0.2},
+        height=430,
     )
     return fig

@@ -423,3 +423,60 @@ def historical_value(scope_: scope.Scope) -> pl.DataFrame:
     """``clv.historical_clv`` of a scope (value to date per customer)."""
     store = get_store()
     return _historical_value(store, store.path, scope_)
+
+
+# ---------------------------------------------------------------------------- cost to serve (value proposition)
+@st.cache_data(show_spinner=False)
+def _cost_rates(_store: Store, db: str, dataset_id: int) -> pl.DataFrame:
+    from crm_core.metrics import cost
+
+    return cost.get_rates(_store, dataset_id)
+
+
+def cost_rates(dataset_id: int) -> pl.DataFrame:
+    """``cost.get_rates``: pool, unit, rate (saved or default) and default_rate of a dataset."""
+    store = get_store()
+    return _cost_rates(store, store.path, dataset_id)
+
+
+def save_cost_rates(dataset_id: int, rates: pl.DataFrame) -> None:
+    """``cost.set_rates`` (validates, saves and rebuilds the stored facts in one transaction), then forget every
+    cached read so every figure recomputes. Raises ``CostRatesError`` / ``StoreError`` with nothing saved."""
+    from crm_core.metrics import cost
+
+    cost.set_rates(get_store(), dataset_id, rates)
+    clear_caches()
+
+
+@st.cache_data(show_spinner=False)
+def _cost_view(_store: Store, db: str, scope_: scope.Scope) -> dict:
+    from crm_core.metrics import cost
+
+    served = cost.cost_to_serve(_store, scope_)
+    if served.is_empty():
+        return {"customers": 0}
+    whale = cost.whale_curve(served["net_profit"])
+    total_cost, revenue = float(served["cost_to_serve"].sum()), float(served["revenue"].sum())
+    return {
+        "customers": served.height,
+        "kpis": {
+            "cost_per_customer": total_cost / served.height,
+            "cost_per_revenue": total_cost / revenue if revenue else None,
+            "net_profit": float(served["net_profit"].sum()),
+            "unprofitable_share": whale.unprofitable_share,
+            "whale_peak": whale.peak_share,
+        },
+        "served": served,
+        "pools": cost.cost_by(_store, scope_, "pool"),
+        "segments": cost.cost_by(_store, scope_, "segment"),
+        "channels": cost.cost_by(_store, scope_, "channel"),
+        "whale": whale,
+    }
+
+
+def cost_view(scope_: scope.Scope) -> dict:
+    """Everything the Cost to serve page draws for a scope, computed once per (database, scope): per-customer cost
+    to serve and profit (``cost.cost_to_serve``), the headline KPIs, costs by pool, segment and channel and the
+    whale curve. ``{"customers": 0}`` when nobody was served in the window."""
+    store = get_store()
+    return _cost_view(store, store.path, scope_)

@@ -48,6 +48,11 @@ RETENTION_MEASURE = "retention_measure"  # radio: cohort heatmap of "customers" 
 RETENTION_PERIOD = "retention_period"  # radio: cohorts by "month" or "quarter"
 RETENTION_HOLDOUT = "retention_holdout_months"  # selectbox: holdout length in months (3, 6, 9)
 
+# Cost to serve page
+COST_RATES_EDITOR = "cost_rates_editor"  # data_editor: the dataset's cost rates (rate column editable)
+COST_RATES_SAVE = "cost_rates_save"  # button: save the edited cost rates (rebuilds the stored facts)
+COST_RATES_RESET = "cost_rates_reset"  # button: put every cost rate back to its default
+
 
 def table_kind_key(file_key: str) -> str:
     """Selectbox: the table kind chosen for one table of an upload."""

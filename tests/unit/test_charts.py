@@ -235,3 +235,67 @@ def test_retention_figures_have_titles_axes_and_hover():
     assert figs[2].data[0].marker.pattern.shape[1] == "/"
     assert any("Median" in (a.text or "") for a in figs[3].layout.annotations)
     assert "Q1" in figs[1].data[0].y[0]
+
+
+# ---------------------------------------------------------------------------------------------------- cost to serve
+def _cost_figures() -> dict[str, go.Figure]:
+    from crm_core.metrics import cost
+
+    pools = pl.DataFrame({
+        "pool": ["call", "order", "return"], "customers": [3, 5, 1], "cost": [30.0, 50.0, 0.0],
+        "cost_per_customer": [6.0, 10.0, 0.0], "share": [0.375, 0.625, 0.0], "cost_per_revenue": [0.03, 0.05, 0.0],
+    })
+    groups = pl.DataFrame({
+        "segment": ["SMB", "(not set)"], "customers": [3, 2], "cost_to_serve": [60.0, 20.0], "revenue": [900.0, 0.0],
+        "gross_margin": [400.0, 0.0], "net_profit": [340.0, -20.0], "cost_per_customer": [20.0, 10.0],
+        "share": [0.75, 0.25], "cost_per_revenue": [0.0667, None],
+    })
+    whale = cost.whale_curve(FACTS["net_profit"])
+    return {
+        "pools": charts.cost_pool_figure(pools, currency="EUR"),
+        "by": charts.cost_by_figure(groups, "segment", currency="EUR"),
+        "profit": charts.profit_histogram(FACTS["net_profit"], currency="EUR"),
+        "whale": charts.whale_figure(whale.frame, peak_share=whale.peak_share, peak_at=whale.peak_at,
+                                     unprofitable_share=whale.unprofitable_share, currency="EUR"),
+    }
+
+
+@pytest.mark.parametrize("name", ["pools", "by", "profit", "whale"])
+def test_cost_figures_have_titles_units_and_hover(name):
+    fig = _cost_figures()[name]
+    titles = charts.figure_titles(fig)
+    assert titles["title"] and titles["x"] and titles["y"], titles
+    assert "(" in titles["x"], titles  # money in EUR, shares in %
+    assert "(" in titles["y"] or name in ("pools", "by"), titles  # bar charts: a category axis has no unit
+    for trace in fig.data:
+        assert trace.hovertemplate, trace.name
+
+
+def test_the_whale_curve_marks_its_peak_and_the_unprofitable_share():
+    from crm_core.metrics import cost
+
+    whale = cost.whale_curve(FACTS["net_profit"])
+    assert whale.unprofitable_share and whale.peak_share > 1
+    fig = _cost_figures()["whale"]
+    notes = " ".join(a.text for a in fig.layout.annotations)
+    assert f"peak {whale.peak_share:.1%}" in notes and "unprofitable" in notes
+    assert charts.figure_titles(fig)["x"].startswith("Share of customers")
+
+
+def test_the_whale_curve_without_shares_draws_cumulative_profit():
+    from crm_core.metrics import cost
+
+    whale = cost.whale_curve(pl.Series([-5.0, -10.0, 2.0]))
+    assert not whale.has_shares
+    fig = charts.whale_figure(whale.frame, peak_share=None, peak_at=None,
+                              unprofitable_share=whale.unprofitable_share, currency="EUR")
+    assert charts.figure_titles(fig)["y"] == "Cumulative profit (EUR)"
+
+
+def test_a_channel_keeps_its_colour_whatever_its_case():
+    # the Differentiate page names channels from share_<channel> columns ("store"), other pages use the
+    # stored spelling ("Store"); DESIGN §8: the same colour for a channel on every page
+    from crm_core.charts import color_for
+
+    for name in ("Store", "Online", "Phone", "Partner"):
+        assert color_for(name) == color_for(name.lower()) == color_for(f" {name.upper()} ")

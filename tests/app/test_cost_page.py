@@ -1,0 +1,133 @@
+"""The Cost to serve page, driven by Streamlit's AppTest on the sample company and on a tiny store.
+
+AppTest cannot edit ``st.data_editor`` cells, so the edit tests wrap ``st.data_editor`` to return the table a
+user's edit would give, then click the page's own Save button (the same save path as in the browser).
+Each test has its own database file and empty caches (conftest.py).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+import streamlit as st
+
+from ui import data, state
+
+from .test_data_page import assert_clean, texts
+from .test_portfolio_page import load_tiny, select_dataset
+
+COST_PAGE = "pages/cost_to_serve.py"
+KPI_LABELS = ["Cost per customer", "Cost / revenue", "Net profit", "Unprofitable", "Whale peak"]
+
+
+def cost_page(at):
+    at.switch_page(COST_PAGE).run()
+    assert_clean(at)
+    assert texts(at.title) == ["Cost to serve"]
+    return at
+
+
+def kpis(at) -> dict[str, tuple[str, str]]:
+    """{label without its unit: (value, delta)} of the KPI cards."""
+    out = {}
+    for m in at.metric:
+        label = m.label.split(" (")[0]
+        if label in KPI_LABELS:
+            out[label] = (m.value, m.delta)
+    return out
+
+
+@pytest.fixture
+def edit_rates(monkeypatch):
+    """Make the rate editor return its table with ``{(pool, unit): rate}`` applied, as a user's edit would."""
+    edits: dict = {}
+    original = st.data_editor
+
+    def editor(frame, *args, **kwargs):
+        shown = original(frame, *args, **kwargs)
+        if kwargs.get("key") != state.COST_RATES_EDITOR or not edits:
+            return shown
+        return shown.with_columns(
+            pl.struct("pool", "unit").map_elements(
+                lambda r: edits.get((r["pool"], r["unit"])), return_dtype=pl.Float64
+            ).fill_null(pl.col("rate")).alias("rate")
+        )
+
+    monkeypatch.setattr(st, "data_editor", editor)
+    return edits
+
+
+def test_cost_page_renders_on_the_sample_company(app):
+    at = cost_page(app)
+    assert "CRM value chain · value proposition" in " ".join(texts(at.markdown))
+    shown = kpis(at)
+    assert list(shown) == KPI_LABELS
+    assert shown["Cost per customer"][0] not in ("", "0.00 USD", "–")
+    assert shown["Unprofitable"][0].endswith("%")
+    assert sum("previous period incomplete" == c.value for c in at.caption) == len(KPI_LABELS)
+    assert texts(at.subheader) == ["Cost rates", "Cost by activity pool", "Cost by segment", "Cost by channel",
+                                   "Customer profitability", "Most costly customers"]
+    rates = at.data_editor[0].value
+    assert {"pool", "unit", "rate", "default_rate"} <= set(rates.columns)
+    labels = [b.label for b in at.get("download_button")]
+    for what in ("Pool table", "Segment table", "Channel table", "Whale curve data", "Most costly customers"):
+        assert f"{what} as CSV" in labels and f"{what} as Excel" in labels, labels
+    top = next(df.value for df in at.dataframe if "Customer" in df.value.columns)
+    assert {"Region", "Segment", "Interactions"} <= set(top.columns)
+    assert not any("No interactions" in i.value for i in at.info)  # the sample has interactions
+
+
+def test_a_whole_previous_period_gives_deltas(app):
+    at = cost_page(app)
+    at.date_input(key=state.FILTER_WINDOW).set_value((date(2025, 1, 1), date(2025, 6, 30))).run()
+    assert_clean(at)
+    shown = kpis(at)
+    assert shown["Cost per customer"][1][0] in "+-"
+    assert shown["Unprofitable"][1].endswith("pp")
+
+
+def test_saving_an_edited_rate_changes_the_cost_to_serve(app, store, edit_rates):
+    at = cost_page(app)
+    before = kpis(at)["Cost per customer"][0]
+    dataset_id = store.dataset_id(at.session_state[state.DATASET])
+    edit_rates[("order", "per_order")] = 500.0
+    at.button(key=state.COST_RATES_SAVE).click().run()
+    assert_clean(at)
+    assert any("Cost rates saved" in s.value for s in at.success)
+    after = kpis(at)["Cost per customer"][0]
+    assert after.endswith(" USD")
+    assert float(after.removesuffix(" USD").replace(",", "")) > float(before.removesuffix(" USD").replace(",", ""))
+    saved = data.cost_rates(dataset_id).filter(pl.col("pool") == "order")["rate"][0]
+    assert saved == 500.0
+    edit_rates.clear()
+    at.button(key=state.COST_RATES_RESET).click().run()
+    assert_clean(at)
+    assert kpis(at)["Cost per customer"][0] == before
+
+
+def test_a_negative_rate_shows_the_error_and_changes_nothing(app, store, edit_rates):
+    at = cost_page(app)
+    before = kpis(at)["Cost per customer"][0]
+    dataset_id = store.dataset_id(at.session_state[state.DATASET])
+    rates_before = data.cost_rates(dataset_id)
+    edit_rates[("call", "per_contact")] = -3.0
+    at.button(key=state.COST_RATES_SAVE).click().run()
+    assert not at.exception
+    assert any("negative" in e.value for e in at.error), [e.value for e in at.error]
+    assert kpis(at)["Cost per customer"][0] == before
+    data.clear_caches()
+    assert data.cost_rates(dataset_id).equals(rates_before)
+
+
+def test_an_empty_window_says_so_and_no_interactions_names_the_export(app, store):
+    load_tiny(store, "Tiny")
+    at = select_dataset(cost_page(app), "Tiny")
+    infos = [i.value for i in at.info]
+    assert any("activities export" in i and "tickets" in i for i in infos), infos
+    assert kpis(at)  # orders are still costed
+    at.date_input(key=state.FILTER_WINDOW).set_value((date(2024, 1, 25), date(2024, 2, 20))).run()
+    assert_clean(at)
+    assert any("No customers served in the analysis window" in i.value for i in at.info)
+    assert not kpis(at)
