@@ -80,19 +80,7 @@ def kpis(scope, span, summary: dict, unit: str) -> None:
          catalog.metric("gini").help, delta("gini_revenue", "absolute"), "off"),
         ("Class A customers", widgets.pct(summary["abc_a_share"]), A_SHARE_HELP, delta("abc_a_share", "points"), "off"),
     ]
-    for col, (label, value, help_text, change, color) in zip(st.columns(len(cards)), cards):
-        with col:
-            widgets.kpi_card(label, value, help_text, delta=change, delta_color=color, previous_incomplete=incomplete)
-    if previous is None:
-        st.caption("No change shown: the analysis window is open; pick dates in the sidebar to compare periods.")
-    elif incomplete:
-        st.caption(
-            f"The previous period of equal length ({previous.start:%Y-%m-%d} to {previous.end:%Y-%m-%d}) starts "
-            f"before the data's first purchase ({span[0]:%Y-%m-%d}), so it is not compared. Shorten the window "
-            "to compare with a whole previous period."
-        )
-    else:
-        st.caption(f"Changes against {previous.start:%Y-%m-%d} to {previous.end:%Y-%m-%d} (same length, same filters).")
+    widgets.kpi_row(cards, previous, incomplete, span)
 
 
 def concentration(p: dict) -> None:

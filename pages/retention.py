@@ -90,19 +90,7 @@ def kpis(scope, span, overview: dict, now: dict, unit: str) -> None:
         (f"Average CLV ({unit})", "–" if now["avg_clv"] is None else f"{now['avg_clv']:,.0f}", catalog.metric("avg_clv").help, delta("avg_clv"),
          "normal"),
     ]
-    for col, (label, value, help_text, change, color) in zip(st.columns(len(cards)), cards):
-        with col:
-            widgets.kpi_card(label, value, help_text, delta=change, delta_color=color, previous_incomplete=incomplete)
-    if previous is None:
-        st.caption("No change shown: the analysis window is open; pick dates in the sidebar to compare periods.")
-    elif incomplete:
-        st.caption(
-            f"The previous period of equal length ({previous.start:%Y-%m-%d} to {previous.end:%Y-%m-%d}) starts "
-            f"before the data's first purchase ({span[0]:%Y-%m-%d}), so it is not compared. Shorten the window "
-            "to compare with a whole previous period."
-        )
-    else:
-        st.caption(f"Changes against {previous.start:%Y-%m-%d} to {previous.end:%Y-%m-%d} (same length, same filters).")
+    widgets.kpi_row(cards, previous, incomplete, span)
     if now["churn_rate"] is None:
         st.caption("Churn rate –: nobody bought in the churn window before the analysis window starts, so there is "
                    "no one to lapse. Start the window later to measure churn (the monthly trend below shows it).")

@@ -214,3 +214,23 @@ def share_columns(*names: str) -> dict:
 def money_columns(unit: str, *names: str) -> dict:
     """Column config for amounts of money in ``unit``, with thousands separators."""
     return {n: st.column_config.NumberColumn(n, format="%,.0f", help=f"In {unit}") for n in names}
+
+
+def kpi_row(cards: list[tuple], previous, incomplete: bool, span) -> None:
+    """KPI cards side by side, then one caption saying what the changes compare with: nothing (open
+    window), nothing because the previous period of equal length starts before the data (``span[0]``,
+    the first purchase date), or that whole previous period. ``cards``: (label, value, help, change,
+    delta colour) each."""
+    for col, (label, value, help_text, change, color) in zip(st.columns(len(cards)), cards):
+        with col:
+            kpi_card(label, value, help_text, delta=change, delta_color=color, previous_incomplete=incomplete)
+    if previous is None:
+        st.caption("No change shown: the analysis window is open; pick dates in the sidebar to compare periods.")
+    elif incomplete:
+        st.caption(
+            f"The previous period of equal length ({previous.start:%Y-%m-%d} to {previous.end:%Y-%m-%d}) starts "
+            f"before the data's first purchase ({span[0]:%Y-%m-%d}), so it is not compared. Shorten the window "
+            "to compare with a whole previous period."
+        )
+    else:
+        st.caption(f"Changes against {previous.start:%Y-%m-%d} to {previous.end:%Y-%m-%d} (same length, same filters).")
