@@ -27,7 +27,7 @@ from crm_core import schema, sql
 from crm_core.sql import quote_ident
 
 DEFAULT_DB = Path(__file__).resolve().parents[1] / "data" / "crm.duckdb"
-SCHEMA_VERSION = 2  # 2: cost rates; cost_to_serve and net_profit in customer_facts
+SCHEMA_VERSION = 3  # 2: cost rates; cost_to_serve and net_profit in customer_facts; 3: facts = default scope
 
 
 class StoreError(Exception):
@@ -124,11 +124,12 @@ _META_DDL = (
 )
 
 
-def _facts_sql() -> str:
-    """The stored customer_facts query (parameter ``$dataset``), cost-to-serve fragment included."""
-    from crm_core.metrics import cost  # imported here: crm_core.metrics may import the store
+def _facts_query(cur, dataset_id: int) -> tuple[str, dict]:
+    """The stored customer_facts query of a dataset and its parameters: the windowed facts over the
+    dataset's default scope (``crm_core.metrics.facts.stored_facts_query``)."""
+    from crm_core.metrics import facts  # imported here: crm_core.metrics may import the store
 
-    return cost.expand(sql.load("customer_facts"))
+    return facts.stored_facts_query(cur, dataset_id)
 
 
 def _first(result) -> tuple | None:
@@ -230,8 +231,9 @@ class Store:
     def _ensure_facts_table(cur) -> bool:
         """Create customer_facts with the columns of the facts query; recreate it (True) when a file made
         by an older version has other columns."""
-        query = f"SELECT * FROM ({_facts_sql()}) WHERE FALSE"
-        result = cur.execute(query, {"dataset": 0})
+        text, params = _facts_query(cur, 0)
+        query = f"SELECT * FROM ({text}) WHERE FALSE"
+        result = cur.execute(query, params)
         want = [d[0] for d in result.description]
         result.fetchall()  # consume: DuckDB 2.0 refuses new work on a cursor with an unfinished result
         have = [
@@ -244,7 +246,7 @@ class Store:
         if have == want:
             return False
         cur.execute("DROP TABLE IF EXISTS customer_facts")
-        cur.execute(f"CREATE TABLE customer_facts AS {query}", {"dataset": 0})
+        cur.execute(f"CREATE TABLE customer_facts AS {query}", params)
         return bool(have)
 
     # ------------------------------------------------------------------ datasets
@@ -480,7 +482,8 @@ class Store:
     @staticmethod
     def _rebuild_facts(cur, dataset_id: int) -> None:
         cur.execute("DELETE FROM customer_facts WHERE dataset_id = ?", [dataset_id])
-        cur.execute(f"INSERT INTO customer_facts BY NAME {_facts_sql()}", {"dataset": dataset_id})
+        text, params = _facts_query(cur, dataset_id)
+        cur.execute(f"INSERT INTO customer_facts BY NAME {text}", params)
 
     def rebuild_facts(self, dataset_id: int) -> None:
         with self.transaction() as cur:

@@ -58,6 +58,11 @@ class Scope:
         return replace(self, start=self.start - length, end=self.start - DAY)
 
     @property
+    def filtered(self) -> bool:
+        """True when a region, segment, channel or owner filter narrows the data."""
+        return self.active > 0
+
+    @property
     def start_ts(self) -> datetime | None:
         return None if self.start is None else datetime.combine(self.start, time.min)
 
@@ -103,7 +108,9 @@ def customer_filter(alias: str) -> str:
     return "(" + _CUSTOMER_FILTER.format(alias=alias) + ")"
 
 
-def purchases_sql(*, windowed: bool = True, statuses: tuple[str, ...] | None = ("completed",)) -> str:
+def purchases_sql(
+    *, windowed: bool = True, statuses: tuple[str, ...] | None = ("completed",), filtered: bool = True
+) -> str:
     """Purchases of the scope (DESIGN: the ``purchases`` view; won deals stand in for transactions).
 
     Parameters
@@ -113,9 +120,15 @@ def purchases_sql(*, windowed: bool = True, statuses: tuple[str, ...] | None = (
         purchase dates, cohorts, model calibration) but still applies the filters.
     statuses
         Purchase statuses to keep; None keeps all (completed, refunded, cancelled).
+    filtered
+        False leaves the region / segment / channel / owner conditions out of the SQL, for a scope
+        without filters (``Scope.active == 0``): DuckDB plans the customer-filter subquery even when
+        every list is empty, a semi join of every row (~0.2 s CPU per 10M rows).
     """
-    conds = ["p.dataset_id = $dataset", customer_filter("p")]
-    conds.append("(len($channels::VARCHAR[]) = 0 OR list_contains($channels::VARCHAR[], p.channel))")
+    conds = ["p.dataset_id = $dataset"]
+    if filtered:
+        conds.append(customer_filter("p"))
+        conds.append("(len($channels::VARCHAR[]) = 0 OR list_contains($channels::VARCHAR[], p.channel))")
     if windowed:
         conds.append("($start_ts::TIMESTAMP IS NULL OR p.occurred_at >= $start_ts::TIMESTAMP)")
         conds.append("($end_ts::TIMESTAMP IS NULL OR p.occurred_at < $end_ts::TIMESTAMP)")
@@ -125,11 +138,12 @@ def purchases_sql(*, windowed: bool = True, statuses: tuple[str, ...] | None = (
     return "SELECT p.* FROM purchases p WHERE " + "\n  AND ".join(conds)
 
 
-def activity_sql(table: str, time_column: str, *, windowed: bool = True) -> str:
-    """Rows of ``interactions``, ``feedback`` or ``deals`` in the scope (customer filters, window)."""
+def activity_sql(table: str, time_column: str, *, windowed: bool = True, filtered: bool = True) -> str:
+    """Rows of ``interactions``, ``feedback`` or ``deals`` in the scope (customer filters, window);
+    ``filtered=False`` leaves the customer filters out (see :func:`purchases_sql`)."""
     if table not in {"interactions", "feedback", "deals"}:
         raise ValueError(f"not an activity table: {table}")
-    conds = ["a.dataset_id = $dataset", customer_filter("a")]
+    conds = ["a.dataset_id = $dataset"] + ([customer_filter("a")] if filtered else [])
     if windowed:
         conds.append(f"($start_ts::TIMESTAMP IS NULL OR a.{time_column} >= $start_ts::TIMESTAMP)")
         conds.append(f"($end_ts::TIMESTAMP IS NULL OR a.{time_column} < $end_ts::TIMESTAMP)")

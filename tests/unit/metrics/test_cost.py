@@ -167,10 +167,13 @@ def test_stored_facts_use_default_rates_after_import(store):
 
 
 def test_set_rates_rebuilds_stored_facts(ds, store):
+    # The stored facts cover the purchase span 2024-01-10 .. 2024-03-12 (the default analysis window):
+    # b's meeting of 2024-01-05 (70) falls before it -> b 372.5 - 70 = 302.5, net -192.5 + 70 = -122.5.
     facts = by_customer(store.table("customer_facts", ds))
-    for cid, exp in EXPECTED.items():
-        assert facts[cid]["cost_to_serve"] == pytest.approx(exp["cost_to_serve"])
-        assert facts[cid]["net_profit"] == pytest.approx(exp["net_profit"])
+    in_span = {"a": (44.2, 15.8), "b": (302.5, -122.5), "c": (5.5, 0.5)}
+    for cid, (cost_to_serve, net_profit) in in_span.items():
+        assert facts[cid]["cost_to_serve"] == pytest.approx(cost_to_serve)
+        assert facts[cid]["net_profit"] == pytest.approx(net_profit)
     # Doubling the order rate to 8 adds 2 orders x 4 = 8 to a: 44.2 + 8 = 52.2
     cost.set_rates(store, ds, RATES.with_columns(
         rate=pl.when(pl.col("pool") == "order").then(8.0).otherwise("rate")

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from crm_core.metrics import cost
+from crm_core.metrics import facts as facts_module
 from crm_core.metrics.facts import customer_facts
 from crm_core.metrics.scope import Scope
 from crm_core.store import Store, TableLoad
@@ -61,13 +62,34 @@ def test_all_time_facts_match_the_stored_facts(ds, store):
     stored = by_customer(store.table("customer_facts", ds))
     assert f["a"]["as_of"] == date(2024, 3, 12)
     for cid in "abc":
-        for col in ("purchases", "orders", "revenue", "cogs", "margin", "first_purchase", "last_purchase",
-                    "tickets", "interaction_minutes", "latest_nps", "latest_csat", "cost_to_serve", "net_profit"):
+        # purchase measures agree (every purchase lies in the purchase span); activity outside it does not
+        for col in ("purchases", "orders", "revenue", "cogs", "margin", "first_purchase", "last_purchase"):
             assert f[cid][col] == pytest.approx(stored[cid][col]) if isinstance(f[cid][col], float) else (
                 f[cid][col] == stored[cid][col]
             ), (cid, col)
     assert f["b"]["revenue"] == 380.0 and f["b"]["recency_days"] == 2  # 03-10 -> 03-12
     assert f["a"]["latest_nps"] == 3  # the 2024-04-01 answer counts with no window end
+    # ... while the stored facts are the default scope (the purchase span, 2024-01-10 .. 2024-03-12),
+    # which ends before that answer: a's latest NPS there is the 2024-01-15 answer, 9.
+    assert stored["a"]["latest_nps"] == 9 and stored["a"]["latest_csat"] is None
+    # b's meeting of 2024-01-05 (60 min) is before the span: 185 minutes open, 125 in the stored facts
+    assert (f["b"]["interaction_minutes"], stored["b"]["interaction_minutes"]) == (185.0, 125.0)
+
+
+def test_the_default_scope_is_read_from_the_stored_facts(ds, store):
+    # The stored rows ARE the windowed query's result for the purchase span with no filters: recomputing
+    # that scope gives the same frame, and customer_facts() serves that scope (only) from the table.
+    default = facts_module.default_scope(store, ds)
+    assert (default.start, default.end) == (date(2024, 1, 10), date(2024, 3, 12))
+    text = facts_module.customer_facts_sql()
+    recomputed = store.query(text, facts_module.bind(default, text, as_of=None))
+    assert customer_facts(store, default).equals(recomputed)
+    assert store.table("customer_facts", ds).sort("customer_id").equals(recomputed)
+    assert facts_module.reads_stored(store, default)
+    assert not facts_module.reads_stored(store, Scope(ds))  # open window: activity after the span counts
+    assert not facts_module.reads_stored(store, default.with_window(date(2024, 1, 11), default.end))
+    assert not facts_module.reads_stored(store, Scope(ds, default.start, default.end, regions=("EU",)))
+    assert not facts_module.reads_stored(store, default, as_of=date(2024, 3, 20))
 
 
 def test_as_of_after_the_window_and_as_of_ending_an_open_window(ds, store):
