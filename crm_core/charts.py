@@ -13,6 +13,7 @@ import hashlib
 import math
 from collections.abc import Iterable, Mapping
 
+import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
@@ -124,13 +125,30 @@ def sample_points(frame: pl.DataFrame, max_points: int = MAX_POINTS, seed: int =
     return frame.sample(n=max_points, seed=seed)
 
 
-def _thin_curve(curve: pl.DataFrame, max_points: int = 2000) -> pl.DataFrame:
+def thin_curve(curve: pl.DataFrame, max_points: int = 2000) -> pl.DataFrame:
     """Every k-th point of a long curve, last point kept (the line looks the same, the page stays light)."""
     n = curve.height
     if n <= max_points:
         return curve
     step = -(-n // max_points)
     return curve.with_row_index("_i").filter((pl.col("_i") % step == 0) | (pl.col("_i") == n - 1)).drop("_i")
+
+
+def _add_binned_histogram(fig: go.Figure, values: pl.Series, bins: int, hover: str) -> None:
+    """A histogram binned here (equal-width bins over the data's range), not in the browser: the figure
+    carries ``bins`` bars instead of one value per customer (a million values is ~20 MB of JSON)."""
+    x = values.cast(pl.Float64).drop_nulls().drop_nans().to_numpy()
+    if x.size == 0:
+        return
+    lo, hi = float(x.min()), float(x.max())
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts, edges = np.histogram(x, bins=bins, range=(lo, hi))
+    fig.add_bar(
+        x=((edges[:-1] + edges[1:]) / 2).tolist(), y=counts.tolist(), width=float(edges[1] - edges[0]),
+        customdata=np.column_stack([edges[:-1], edges[1:]]).tolist(), marker_color=OKABE_ITO[0],
+        name="Customers", hovertemplate=hover,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------- portfolio
@@ -147,7 +165,7 @@ def pareto_figure(
     :func:`crm_core.metrics.portfolio.pareto` returns; ``pareto_point`` is the share of customers that makes
     ``target`` of the value (marked and annotated when known).
     """
-    pts = _thin_curve(curve.select("customer_share", "value_share"))
+    pts = thin_curve(curve.select("customer_share", "value_share"))
     x = [0.0, *pts["customer_share"].to_list()]
     y = [0.0, *pts["value_share"].to_list()]
     fig = go.Figure()
@@ -602,7 +620,7 @@ def churn_trend_figure(trend: pl.DataFrame, *, period: str = "month") -> go.Figu
 def survival_figure(km: pl.DataFrame, median_days: float | None = None) -> go.Figure:
     """Kaplan-Meier survival (``KaplanMeier.to_frame``: time, at_risk, survival, lower, upper) as a step line
     with its 95 % band; the median lifetime marked when finite."""
-    km = _thin_curve(km)
+    km = thin_curve(km)
     t = km["time"].to_list()
     fig = go.Figure()
     fig.add_scatter(x=t, y=km["upper"].to_list(), mode="lines", line={"width": 0, "shape": "hv"},
@@ -633,14 +651,14 @@ def clv_histogram(frame: pl.DataFrame, *, currency: str | None = None, bins: int
     """Histogram of predicted CLV (``clv``) over customers."""
     unit = money_unit(currency)
     fig = go.Figure()
-    fig.add_histogram(x=frame["clv"].to_list(), nbinsx=bins, marker_color=OKABE_ITO[0], name="Customers",
-                      hovertemplate=f"CLV %{{x}} {unit}<br>Customers: %{{y:,}}<extra></extra>")
+    _add_binned_histogram(fig, frame["clv"], bins,
+                          f"CLV %{{customdata[0]:,.0f}} to %{{customdata[1]:,.0f}} {unit}<br>Customers: %{{y:,}}<extra></extra>")
     fig.update_layout(
         **_LAYOUT,
         title=_title("Predicted CLV, next 12 months", "BG/NBD × Gamma-Gamma, discounted"),
         xaxis={"title": {"text": f"Predicted CLV ({unit})"}},
         yaxis={"title": {"text": "Customers (count)"}},
-        bargap=0.05,
+        bargap=0,
         height=380,
     )
     return fig
@@ -750,9 +768,9 @@ def profit_histogram(profit: pl.Series, *, currency: str | None = None, bins: in
     """Histogram of net profit per customer, with a line at zero (left of it: unprofitable customers)."""
     unit = money_unit(currency)
     fig = go.Figure()
-    fig.add_histogram(x=profit.cast(pl.Float64).drop_nulls().to_list(), nbinsx=bins, marker_color=OKABE_ITO[0],
-                      name="Customers",
-                      hovertemplate=f"Net profit %{{x}} {unit}<br>Customers: %{{y:,}}<extra></extra>")
+    _add_binned_histogram(fig, profit, bins,
+                          f"Net profit %{{customdata[0]:,.0f}} to %{{customdata[1]:,.0f}} {unit}<br>Customers: %{{y:,}}"
+                          "<extra></extra>")
     fig.add_vline(x=0, line_color=OKABE_ITO[3], line_dash="dash", annotation_text="break-even",
                   annotation_position="top right")
     fig.update_layout(
@@ -760,7 +778,7 @@ def profit_histogram(profit: pl.Series, *, currency: str | None = None, bins: in
         title=_title("Profitability distribution", "Net profit per customer: revenue − cost of goods − cost to serve"),
         xaxis={"title": {"text": f"Net profit per customer ({unit})"}},
         yaxis={"title": {"text": "Customers (count)"}},
-        bargap=0.05,
+        bargap=0,
         showlegend=False,
         height=380,
     )
@@ -773,7 +791,7 @@ def whale_figure(curve: pl.DataFrame, *, peak_share: float | None, peak_at: floa
     ranked from most to least profitable, with the peak and the unprofitable share marked. ``curve`` is
     ``WhaleCurve.frame``; without shares (total profit 0 or less) the cumulative profit itself is drawn."""
     unit = money_unit(currency)
-    thin = _thin_curve(curve)
+    thin = thin_curve(curve)
     shares = thin["cumulative_share"].null_count() < thin.height if thin.height else False
     y = thin["cumulative_share"] if shares else thin["cumulative_profit"]
     fig = go.Figure()

@@ -68,6 +68,10 @@ def cmd_import(args: argparse.Namespace) -> int:
             result = pipeline.import_prepared(store, args.dataset, usable, replace=args.replace, accept_partial=True)
         except pipeline.ImportRefused as exc:
             raise CliError(str(exc)) from exc
+        if not args.no_prepare:
+            from crm_core import views
+
+            views.warm(store, result.dataset_id)  # the pages' default views, kept: each page opens at once
         tables = result.per_table()
         for p in prepared:
             if p.fatal:
@@ -165,6 +169,21 @@ def cmd_clv(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prepare(args: argparse.Namespace) -> int:
+    """Compute and keep a dataset's default page views (``crm_core.views.warm``), e.g. for a database
+    loaded before they existed; prints seconds per view."""
+    from crm_core import views
+
+    with Store(args.db) as store:
+        seconds = views.warm(store, _dataset_id(store, args.dataset))
+    if args.json:
+        _print_json(seconds)
+    else:
+        for name, s in seconds.items():
+            print(f"{name}: {s:.2f} s")
+    return 0
+
+
 def cmd_segments(args: argparse.Namespace) -> int:
     from crm_core.metrics.differentiate import segment
     from crm_core.metrics.scope import Scope
@@ -212,8 +231,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replace", action="store_true", help="replace the table's rows instead of appending")
     p.add_argument("--strict", action="store_true", help="import nothing if any row has a problem")
     p.add_argument("--date-order", choices=["dmy", "mdy"], default=None, help="day/month order for ambiguous dates")
+    p.add_argument("--no-prepare", action="store_true",
+                   help="skip computing the analysis pages' default views after the import (pages compute them "
+                        "when first opened)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("prepare", help="compute and keep the analysis pages' default views of a dataset")
+    db_args(p)
+    p.add_argument("--dataset", default=None)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("metrics", help="headline KPIs of a dataset, keyed by catalog id")
     db_args(p)

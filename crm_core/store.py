@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from crm_core import schema, sql
+from crm_core import results, schema, sql
 from crm_core.sql import quote_ident
 
 DEFAULT_DB = Path(__file__).resolve().parents[1] / "data" / "crm.duckdb"
@@ -121,6 +121,8 @@ _META_DDL = (
         unit VARCHAR NOT NULL,
         rate DOUBLE NOT NULL
     )""",
+    # Page results of the default scope (crm_core/results.py), cleared whenever the facts are rebuilt.
+    results.DDL,
 )
 
 
@@ -315,7 +317,7 @@ class Store:
         with self.transaction() as cur:
             if _first(cur.execute("SELECT 1 FROM datasets WHERE dataset_id = ?", [dataset_id])) is None:
                 raise StoreError(f"There is no dataset {dataset_id}.")
-            for table in (*schema.TABLE_NAMES, "customer_facts", "cost_rates", "import_batches", "datasets"):
+            for table in (*schema.TABLE_NAMES, "customer_facts", "results", "cost_rates", "import_batches", "datasets"):
                 cur.execute(f"DELETE FROM {quote_ident(table)} WHERE dataset_id = ?", [dataset_id])
 
     def batches(self, dataset_id: int | None = None) -> pl.DataFrame:
@@ -481,6 +483,7 @@ class Store:
 
     @staticmethod
     def _rebuild_facts(cur, dataset_id: int) -> None:
+        results.clear(cur, dataset_id)  # results of the old facts must never be read again
         cur.execute("DELETE FROM customer_facts WHERE dataset_id = ?", [dataset_id])
         text, params = _facts_query(cur, dataset_id)
         cur.execute(f"INSERT INTO customer_facts BY NAME {text}", params)

@@ -97,6 +97,8 @@ def concentration(p: dict) -> None:
         pl.col("customer_share").alias("Share of customers"), pl.col("value_share").alias("Cumulative share of revenue")
     )
     widgets.download_table(download, "pareto_curve", key="portfolio_pareto_data", what="curve data")
+    if p["customers"] > download.height:
+        st.caption(f"Curve data: {download.height:,} points along the {p['customers']:,} customers.")
 
 
 def abc_section(p: dict, unit: str, name: str) -> None:
@@ -142,9 +144,9 @@ def quadrant_section(p: dict, ds: dict, unit: str, name: str, currency: str | No
         st.info(NO_INTERACTIONS, icon=":material/info:")
     quadrants = p["quadrants"]
     st.plotly_chart(charts.quadrant_figure(quadrants, currency=currency), config=CHART_CONFIG, key="portfolio_quadrants")
-    if quadrants.height > charts.MAX_POINTS:
+    if p["quadrant_count"] > quadrants.height:
         st.caption(
-            f"The chart draws a random sample of {charts.MAX_POINTS:,} of the {quadrants.height:,} customers; the "
+            f"The chart draws a random sample of {quadrants.height:,} of the {p['quadrant_count']:,} customers; the "
             "table below counts all of them."
         )
     frame = p["quadrant_summary"].select(

@@ -18,7 +18,7 @@ from datetime import date
 import polars as pl
 import streamlit as st
 
-from crm_core import schema
+from crm_core import schema, views
 from crm_core.metrics import scope
 from crm_core.store import Store, default_path
 
@@ -68,8 +68,9 @@ def ensure_first_start(store: Store) -> bool:
 
 
 def clear_caches() -> None:
-    """Forget every cached read (after any write to the store)."""
+    """Forget every cached read (after any write to the store); the store itself stays open."""
     st.cache_data.clear()
+    _view.clear()
 
 
 # ---------------------------------------------------------------------------- cached reads
@@ -221,63 +222,34 @@ def forget_preparations() -> None:
     st.session_state.pop(state.PREPARED, None)
 
 
-# ---------------------------------------------------------------------------- portfolio (issue #4)
-TOP_CUSTOMERS = 25
+# ---------------------------------------------------------------------------- the pages' views (issue #4)
+# Each view is computed by ``crm_core.views`` (kept in the store for the dataset's default scope, see
+# ``crm_core/results.py``) and cached here as a shared resource: a rerun gets the same object back without
+# copying it (``st.cache_data`` would unpickle tens of MB per rerun at a million customers). Pages only read
+# these objects (Polars frames are immutable).
+TOP_CUSTOMERS = views.TOP_CUSTOMERS
+VIEW_CACHE_ENTRIES = 12  # per view: scopes a server keeps in memory
 
 
-def _buyers(store: Store, scope_: scope.Scope) -> pl.DataFrame:
-    """Windowed customer facts of the customers with a completed purchase in the window (the catalog's
-    ``customers``: the portfolio is the customers who bought)."""
-    from crm_core.metrics import facts
-
-    return facts.customer_facts(store, scope_).filter(pl.col("purchases").fill_null(0) > 0)
+@st.cache_resource(show_spinner=False, max_entries=VIEW_CACHE_ENTRIES)
+def _view(_store: Store, db: str, name: str, scope_: scope.Scope, params: tuple) -> object:
+    return views.compute(_store, name, scope_, **dict(params))
 
 
-@st.cache_data(show_spinner=False)
-def _portfolio_kpis(_store: Store, db: str, scope_: scope.Scope) -> dict:
-    from crm_core.metrics import portfolio as pf
-
-    buyers = _buyers(_store, scope_)
-    return pf.portfolio_summary(buyers)
+def view(name: str, scope_: scope.Scope, **params):
+    """``crm_core.views.compute(store, name, scope, **params)``, cached per (database, view, scope, params)."""
+    store = get_store()
+    return _view(store, store.path, name, scope_, tuple(sorted(params.items())))
 
 
 def portfolio_kpis(scope_: scope.Scope) -> dict:
     """``portfolio.portfolio_summary`` of the scope's buyers (the headline KPIs)."""
-    store = get_store()
-    return _portfolio_kpis(store, store.path, scope_)
-
-
-@st.cache_data(show_spinner=False)
-def _portfolio(_store: Store, db: str, scope_: scope.Scope, top: int) -> dict:
-    from crm_core.metrics import portfolio as pf
-
-    buyers = _buyers(_store, scope_)
-    if buyers.is_empty():
-        return {"customers": 0}
-    curve = pf.pareto(buyers, "revenue")
-    quadrants = pf.cost_quadrants(buyers)
-    segmented = pf.rfm_segments(pf.rfm_scores(buyers))
-    return {
-        "customers": buyers.height,
-        "summary": pf.portfolio_summary(buyers),
-        "curve": curve.curve.select("customer_share", "value_share"),
-        "pareto_point": curve.pareto_point,
-        "abc": pf.abc_summary(pf.abc_classes(buyers, "revenue")),
-        "rfm": pf.rfm_summary(segmented),
-        "rfm_excluded": buyers.height - segmented.height,
-        "quadrants": quadrants.select("customer_id", "value_axis", "cost_axis", "value_basis", "quadrant"),
-        "quadrant_summary": pf.quadrant_summary(quadrants),
-        "cost_known": bool(buyers["cost_to_serve"].fill_null(0).abs().sum() > 0),
-        "top": buyers.sort(["revenue", "customer_id"], descending=[True, False]).head(top),
-    }
+    return view("portfolio_kpis", scope_)
 
 
 def portfolio(scope_: scope.Scope, top: int = TOP_CUSTOMERS) -> dict:
-    """Everything the Portfolio page draws for a scope, computed once per (database, scope): buyers'
-    summary, Pareto curve, ABC and RFM summaries, value × cost quadrants and the top customers.
-    ``{"customers": 0}`` when nobody bought in the window."""
-    store = get_store()
-    return _portfolio(store, store.path, scope_, top)
+    """``crm_core.views.portfolio``: everything the Portfolio page draws for a scope."""
+    return view("portfolio", scope_, top=top)
 
 
 @st.cache_data(show_spinner=False)
@@ -293,136 +265,51 @@ def customer_history(dataset_id: int, customer_id: str):
     return _customer_history(store, store.path, dataset_id, customer_id)
 
 
-@st.cache_data(show_spinner=False)
-def _clv(_store: Store, db: str, dataset_id: int, calibration_end: date) -> tuple[pl.DataFrame | None, str | None]:
-    from crm_core.metrics import clv
-
-    try:
-        result = clv.fit_clv(_store, scope.Scope(dataset_id), calibration_end)
-    except clv.ClvError as exc:
-        log.info("CLV not fitted for dataset %s at %s: %s", dataset_id, calibration_end, exc)
-        return None, str(exc)
-    return result.frame.select("customer_id", "p_alive", "expected_purchases", "clv"), None
-
-
 def clv_scores(dataset_id: int, calibration_end: date) -> tuple[pl.DataFrame | None, str | None]:
-    """Per-customer CLV (12 months, BG/NBD + Gamma-Gamma) and P(alive), fitted once per dataset and
-    calibration date on the whole dataset; ``(None, why)`` when the models cannot be fitted."""
-    store = get_store()
-    return _clv(store, store.path, dataset_id, calibration_end)
+    """Per-customer CLV (12 months, BG/NBD + Gamma-Gamma) and P(alive), fitted on the whole dataset up to
+    ``calibration_end`` (the dataset's default scope: the models use every purchase up to that day, so this
+    is the Retention page's fit); ``(None, why)`` when the models cannot be fitted."""
+    from crm_core.metrics import facts
+
+    fit = view("clv_fit", facts.default_scope(get_store(), dataset_id), calibration_end=calibration_end)
+    if fit["error"]:
+        return None, fit["error"]
+    return fit["frame"].select("customer_id", "p_alive", "expected_purchases", "clv"), None
 
 
 # ---------------------------------------------------------------------------- differentiate (IDIC)
-@st.cache_data(show_spinner=False)
-def _identify(_store: Store, db: str, scope_: scope.Scope) -> dict:
-    from crm_core.metrics import identify
-
-    return identify.identify_summary(_store, scope_)
-
-
 def identify_summary(scope_: scope.Scope) -> dict:
     """``crm_core.metrics.identify.identify_summary`` of the scope (identified, contactable customers)."""
-    store = get_store()
-    return _identify(store, store.path, scope_)
-
-
-@st.cache_data(show_spinner=False)
-def _segmentation(_store: Store, db: str, scope_: scope.Scope, k) -> dict:
-    from crm_core.metrics import differentiate
-
-    return differentiate.segment_report(_store, scope_, k)
+    return view("identify", scope_)
 
 
 def segmentation(scope_: scope.Scope, k: int | str = "auto") -> dict:
-    """K-means segments of the scope's buyers (``crm_core.metrics.differentiate``), fitted once per (database,
-    scope, k): profile, silhouette by k, members with contact data and figures, CLV tiers (None without a
-    CLV fit) and interaction intensity per segment. ``{"customers": 0}`` when nobody bought in the window;
+    """K-means segments of the scope's buyers (``crm_core.metrics.differentiate.segment_report``) per (scope, k):
+    profile, silhouette by k, members with contact data and figures, CLV tiers (None without a CLV fit) and
+    interaction intensity per segment. ``{"customers": 0}`` when nobody bought in the window;
     ``{"customers": n, "error": why}`` when the customers cannot be segmented."""
-    store = get_store()
-    return _segmentation(store, store.path, scope_, k)
+    return view("segmentation", scope_, k=k)
 
 
 # ---------------------------------------------------------------------------- retention & CLV (QCI)
-@st.cache_data(show_spinner=False)
-def _retention_overview(_store: Store, db: str, scope_: scope.Scope) -> dict:
-    from crm_core.metrics import retention
-
-    summary = retention.retention_summary(_store, scope_)
-    rule = retention.default_churn_window(_store, scope_)
-    km, median = retention.survival_curve(_store, scope_, rule.days)
-    return {
-        "summary": summary,
-        "churn_days": rule.days,
-        "churn_rule": rule.how_derived,
-        "survival": km.to_frame() if km is not None else None,
-        "median_days": median,
-        "churn_trend": retention.churn_trend(_store, scope_, "month", rule.days),
-    }
-
-
 def retention_overview(scope_: scope.Scope) -> dict:
-    """Retention headline (``retention_summary``), the churn rule, the Kaplan-Meier frame with its median and the
-    monthly churn trend of a scope, computed once per (database, scope)."""
-    store = get_store()
-    return _retention_overview(store, store.path, scope_)
-
-
-@st.cache_data(show_spinner=False)
-def _cohorts(_store: Store, db: str, scope_: scope.Scope, period: str, measure: str) -> pl.DataFrame:
-    from crm_core.metrics import retention
-
-    return retention.cohort_matrix(_store, scope_, period, measure).cells
+    """Retention headline, the churn rule, the Kaplan-Meier frame with its median and the monthly churn trend."""
+    return view("retention_overview", scope_)
 
 
 def cohort_cells(scope_: scope.Scope, period: str = "month", measure: str = "customers") -> pl.DataFrame:
     """``retention.cohort_matrix(...).cells`` of a scope (cohort × age long frame with ``partial``)."""
-    store = get_store()
-    return _cohorts(store, store.path, scope_, period, measure)
-
-
-@st.cache_data(show_spinner=False)
-def _clv_fit(_store: Store, db: str, scope_: scope.Scope, calibration_end: date) -> dict:
-    from crm_core.metrics import clv
-
-    try:
-        result = clv.fit_clv(_store, scope_, calibration_end)
-    except clv.ClvError as exc:
-        log.info("CLV not fitted for %s at %s: %s", scope_, calibration_end, exc)
-        return {"error": str(exc)}
-    h = result.holdout
-    return {
-        "error": None,
-        "frame": result.frame,
-        "customers": result.customers,
-        "calibration_end": result.calibration_end,
-        "observation_end": result.observation_end,
-        "holdout": None if h is None else {
-            "frame": h.frame, "predicted_total": h.predicted_total, "actual_total": h.actual_total,
-            "relative_error": h.relative_error, "mae": h.mae, "customers": h.customers, "days": h.days,
-            "start": h.start, "end": h.end,
-        },
-    }
+    return view("cohorts", scope_, period=period, measure=measure)
 
 
 def clv_fit(scope_: scope.Scope, calibration_end: date) -> dict:
-    """``clv.fit_clv`` of a scope (its filters; the window is ignored by the models) at ``calibration_end``, fitted
-    once per (database, scope, calibration end): ``{"error": why}`` when the models cannot be fitted, else the
-    per-customer frame and the holdout (None without days after the calibration end)."""
-    store = get_store()
-    return _clv_fit(store, store.path, scope_, calibration_end)
-
-
-@st.cache_data(show_spinner=False)
-def _historical_value(_store: Store, db: str, scope_: scope.Scope) -> pl.DataFrame:
-    from crm_core.metrics import clv
-
-    return clv.historical_clv(_store, scope_)
+    """``crm_core.views.clv_fit``: ``{"error": why}`` or the per-customer frame and the holdout."""
+    return view("clv_fit", scope_, calibration_end=calibration_end)
 
 
 def historical_value(scope_: scope.Scope) -> pl.DataFrame:
     """``clv.historical_clv`` of a scope (value to date per customer)."""
-    store = get_store()
-    return _historical_value(store, store.path, scope_)
+    return view("historical_value", scope_)
 
 
 # ---------------------------------------------------------------------------- cost to serve (value proposition)
@@ -448,35 +335,11 @@ def save_cost_rates(dataset_id: int, rates: pl.DataFrame) -> None:
     clear_caches()
 
 
-@st.cache_data(show_spinner=False)
-def _cost_view(_store: Store, db: str, scope_: scope.Scope) -> dict:
-    from crm_core.metrics import cost
-
-    served = cost.cost_to_serve(_store, scope_)
-    if served.is_empty():
-        return {"customers": 0}
-    whale = cost.whale_curve(served["net_profit"])
-    total_cost, revenue = float(served["cost_to_serve"].sum()), float(served["revenue"].sum())
-    return {
-        "customers": served.height,
-        "kpis": {
-            "cost_per_customer": total_cost / served.height,
-            "cost_per_revenue": total_cost / revenue if revenue else None,
-            "net_profit": float(served["net_profit"].sum()),
-            "unprofitable_share": whale.unprofitable_share,
-            "whale_peak": whale.peak_share,
-        },
-        "served": served,
-        "pools": cost.cost_by(_store, scope_, "pool"),
-        "segments": cost.cost_by(_store, scope_, "segment"),
-        "channels": cost.cost_by(_store, scope_, "channel"),
-        "whale": whale,
-    }
-
-
 def cost_view(scope_: scope.Scope) -> dict:
-    """Everything the Cost to serve page draws for a scope, computed once per (database, scope): per-customer cost
-    to serve and profit (``cost.cost_to_serve``), the headline KPIs, costs by pool, segment and channel and the
-    whale curve. ``{"customers": 0}`` when nobody was served in the window."""
-    store = get_store()
-    return _cost_view(store, store.path, scope_)
+    """``crm_core.views.cost_view``: everything the Cost to serve page draws for a scope."""
+    return view("cost_view", scope_)
+
+
+def prepare_pages(dataset_id: int, progress=None) -> dict[str, float]:
+    """Compute and keep the default-scope views of a dataset (``crm_core.views.warm``), after an import."""
+    return views.warm(get_store(), dataset_id, progress)

@@ -74,13 +74,16 @@ def delta_text(current: float | None, previous: float | None, *, mode: str = "re
 
 
 def download_table(frame: pl.DataFrame, file_name: str, *, key: str, what: str = "table") -> None:
-    """CSV and Excel downloads of a table side by side (Excel via xlsxwriter, Polars ``write_excel``)."""
+    """CSV and Excel downloads of a table side by side (Excel via xlsxwriter, Polars ``write_excel``).
+
+    Both files are written when the button is clicked (Streamlit's deferred download), not on every
+    rerun: an Excel file of a million customers takes tens of seconds to write."""
     name = safe_file_name(file_name.removesuffix(".csv").removesuffix(".xlsx"))
     with st.container(horizontal=True, gap="small"):
         download_frame(frame, f"{what[:1].upper() + what[1:]} as CSV", name, key=f"{key}_csv")
         st.download_button(
             f"{what[:1].upper() + what[1:]} as Excel",
-            data=excel_bytes(frame, sheet=what),
+            data=lambda: excel_bytes(frame, sheet=what),
             file_name=name + ".xlsx",
             mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             key=f"{key}_xlsx",
@@ -147,10 +150,10 @@ def safe_file_name(text: str) -> str:
 
 
 def download_frame(frame: pl.DataFrame, label: str, file_name: str, *, key: str) -> None:
-    """A CSV download of a Polars frame (UTF-8, header row, ISO dates); no rerun on click."""
+    """A CSV download of a Polars frame (UTF-8, header row, ISO dates), written on click; no rerun."""
     st.download_button(
         label,
-        data=frame.write_csv().encode("utf-8"),
+        data=lambda: frame.write_csv().encode("utf-8"),
         file_name=safe_file_name(file_name.removesuffix(".csv")) + ".csv",
         mime="text/csv",
         key=key,

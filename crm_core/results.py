@@ -1,0 +1,218 @@
+"""Page results of a dataset's default scope, kept in the store so that a page's first view is a read.
+
+A page of the walk at a million customers needs seconds to minutes of work (k-means with k chosen by
+silhouette, the BG/NBD + Gamma-Gamma fit, Kaplan-Meier, cost to serve...). What the pages show first is
+always the same scope: the dataset's whole purchase span with no filters (the stored ``customer_facts``,
+:func:`crm_core.metrics.facts.default_scope`). Its results are kept in the ``results`` table:
+
+* written the first time they are computed (by a page, or by :func:`crm_core.views.warm` right after an
+  import), read afterwards by every session and every new server process;
+* deleted in the same transaction that rebuilds the dataset's facts (an import, new cost rates), so a
+  stale result can never be read;
+* encoded without pickle: JSON for the structure, Arrow IPC for frames, and dataclasses only from
+  ``crm_core`` modules, so a database file cannot make the app run code.
+
+Other scopes (a narrower window, a filter) are computed on demand and cached in memory by the app.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import importlib
+import io
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+log = logging.getLogger(__name__)
+
+DDL = """CREATE TABLE IF NOT EXISTS results (
+    dataset_id INTEGER NOT NULL,
+    name VARCHAR NOT NULL,
+    key VARCHAR NOT NULL,
+    payload BLOB NOT NULL,
+    seconds DOUBLE,
+    created_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (dataset_id, name, key)
+)"""
+
+# Bump when a view's result changes shape: results written by an older version are then not read.
+FORMAT = 1
+
+
+class ResultFormatError(ValueError):
+    """A value that cannot be kept (not JSON, a frame, a date or a crm_core dataclass)."""
+
+
+# ---------------------------------------------------------------------------------------------- encoding
+def _frame_bytes(frame: pl.DataFrame) -> str:
+    buffer = io.BytesIO()
+    frame.write_ipc(buffer, compression="lz4")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _frame(text: str) -> pl.DataFrame:
+    return pl.read_ipc(io.BytesIO(base64.b64decode(text)))
+
+
+def _encode(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "item") and not isinstance(value, (pl.DataFrame, pl.Series)):  # numpy scalar
+        return _encode(value.item())
+    if isinstance(value, pl.DataFrame):
+        return {"$frame": _frame_bytes(value)}
+    if isinstance(value, pl.Series):
+        return {"$series": _frame_bytes(value.to_frame())}
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, timedelta):
+        return {"$timedelta": value.total_seconds()}
+    if isinstance(value, tuple):
+        return {"$tuple": [_encode(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {"$dict": [[_encode(k), _encode(v)] for k, v in value.items()]}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        cls = type(value)
+        if not cls.__module__.startswith("crm_core."):
+            raise ResultFormatError(f"cannot keep a {cls.__module__}.{cls.__qualname__}")
+        fields = {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+        return {"$dataclass": f"{cls.__module__}:{cls.__qualname__}", "fields": fields}
+    raise ResultFormatError(f"cannot keep a {type(value).__name__}")
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "$frame" in value:
+        return _frame(value["$frame"])
+    if "$series" in value:
+        return _frame(value["$series"]).to_series()
+    if "$datetime" in value:
+        return datetime.fromisoformat(value["$datetime"])
+    if "$date" in value:
+        return date.fromisoformat(value["$date"])
+    if "$timedelta" in value:
+        return timedelta(seconds=value["$timedelta"])
+    if "$tuple" in value:
+        return tuple(_decode(v) for v in value["$tuple"])
+    if "$dict" in value:
+        return {_decode(k): _decode(v) for k, v in value["$dict"]}
+    if "$dataclass" in value:
+        module, _, qualname = value["$dataclass"].partition(":")
+        if not module.startswith("crm_core."):
+            raise ResultFormatError(f"refusing to build a {module}.{qualname}")
+        cls = importlib.import_module(module)
+        for part in qualname.split("."):
+            cls = getattr(cls, part)
+        if not dataclasses.is_dataclass(cls):
+            raise ResultFormatError(f"{module}.{qualname} is not a dataclass")
+        return cls(**{k: _decode(v) for k, v in value["fields"].items()})
+    raise ResultFormatError(f"unknown tagged value {sorted(value)}")
+
+
+def encode(value: Any) -> bytes:
+    """``value`` as bytes (JSON with frames as Arrow IPC); raises :class:`ResultFormatError`."""
+    return json.dumps({"format": FORMAT, "value": _encode(value)}, allow_nan=True).encode("utf-8")
+
+
+def decode(payload: bytes) -> Any:
+    """The value :func:`encode` wrote; raises :class:`ResultFormatError` for another format."""
+    body = json.loads(payload)
+    if body.get("format") != FORMAT:
+        raise ResultFormatError(f"result format {body.get('format')} is not {FORMAT}")
+    return _decode(body["value"])
+
+
+# ---------------------------------------------------------------------------------------------- the table
+MISSING = object()
+
+
+def key_of(params: dict) -> str:
+    """A stable text key for a view's parameters (sorted JSON; dates as ISO text)."""
+    return json.dumps(params, sort_keys=True, default=str)
+
+
+def get(store, dataset_id: int, name: str, key: str) -> Any:
+    """The kept result, or :data:`MISSING` (also when it was written in another format)."""
+    row = store.cursor().execute(
+        "SELECT payload FROM results WHERE dataset_id = ? AND name = ? AND key = ?", [dataset_id, name, key]
+    ).fetchall()
+    if not row:
+        return MISSING
+    try:
+        return decode(row[0][0])
+    except (ResultFormatError, ValueError, KeyError) as exc:
+        log.info("ignoring the kept %s result of dataset %s: %s", name, dataset_id, exc)
+        return MISSING
+
+
+def put(store, dataset_id: int, name: str, key: str, value: Any, seconds: float | None = None) -> None:
+    """Keep a result (replacing one with the same name and key)."""
+    payload = encode(value)
+    with store.transaction() as cur:
+        cur.execute(
+            "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?)",
+            [dataset_id, name, key, payload, seconds, datetime.now()],
+        )
+
+
+def clear(cur, dataset_id: int) -> None:
+    """Forget a dataset's results (inside the transaction that changes its data or cost rates)."""
+    cur.execute("DELETE FROM results WHERE dataset_id = ?", [dataset_id])
+
+
+def kept(store, dataset_id: int) -> pl.DataFrame:
+    """What is kept for a dataset: name, key, size in bytes, seconds it took, when."""
+    return store.query(
+        "SELECT name, key, octet_length(payload) AS bytes, seconds, created_at FROM results "
+        "WHERE dataset_id = ? ORDER BY name, key",
+        [dataset_id],
+    )
+
+
+def data_version(store, dataset_id: int) -> str:
+    """What a dataset's results depend on: its latest import batch and its cost rates."""
+    row = store.cursor().execute(
+        "SELECT (SELECT max(batch_id) FROM import_batches WHERE dataset_id = $d), "
+        "(SELECT string_agg(pool || '/' || unit || '=' || rate, ';' ORDER BY pool, unit) FROM cost_rates "
+        "WHERE dataset_id = $d)",
+        {"d": dataset_id},
+    ).fetchall()[0]
+    return f"{row[0]}|{row[1] or ''}"
+
+
+def cached(store, scope, name: str, params: dict, compute: Callable[[], Any]) -> Any:
+    """``compute()``, kept in the store when ``scope`` is its dataset's default scope.
+
+    Other scopes are computed every call (the app caches them in memory). A result that cannot be
+    encoded or written is still returned (the reason goes to the log).
+    """
+    from crm_core.metrics import facts  # imported here: facts imports the store's helpers
+
+    if not facts.reads_stored(store, scope):
+        return compute()
+    # the data version in the key: a result computed while an import replaced the data is never read
+    key = key_of({**params, "version": data_version(store, scope.dataset_id)})
+    hit = get(store, scope.dataset_id, name, key)
+    if hit is not MISSING:
+        return hit
+    start = time.perf_counter()
+    value = compute()
+    try:
+        put(store, scope.dataset_id, name, key, value, time.perf_counter() - start)
+    except Exception as exc:  # noqa: BLE001 - keeping is an optimisation; the result is still right
+        log.warning("could not keep the %s result of dataset %s: %s", name, scope.dataset_id, exc)
+    return value

@@ -1,0 +1,244 @@
+"""What each page of the walk draws for a scope, computed by the engine in one call per view.
+
+Each view is a function ``(store, scope, **params) -> dict | frame`` made of metric and model calls; it
+returns only what the page draws (long curves thinned, scatter points sampled, summaries instead of raw
+values where the page shows a summary) so results stay light to keep and to send. :func:`compute` runs a
+view through :func:`crm_core.results.cached`, so the dataset's default scope (whole purchase span, no
+filters) is computed once and read afterwards by every session and server process; :func:`warm` computes
+those default results right after an import, so the first view of every page is a read.
+
+The app wraps :func:`compute` in its own in-memory cache (``ui/data.py``); the CLI and the reports call it
+directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import date
+
+import polars as pl
+
+from crm_core import charts, results
+from crm_core.metrics import facts
+from crm_core.metrics.scope import Scope
+
+log = logging.getLogger(__name__)
+
+TOP_CUSTOMERS = 25
+CURVE_POINTS = 2000  # points kept of a Pareto or whale curve: the line looks the same
+HOLDOUT_MONTHS = (3, 6, 9)
+DEFAULT_HOLDOUT_MONTHS = 6
+
+
+def buyers(store, scope: Scope) -> pl.DataFrame:
+    """Customer facts of the customers with a completed purchase in the window (the catalog's
+    ``customers``: the portfolio is the customers who bought)."""
+    return facts.customer_facts(store, scope).filter(pl.col("purchases").fill_null(0) > 0)
+
+
+# ---------------------------------------------------------------------------------------------- portfolio
+def portfolio_kpis(store, scope: Scope) -> dict:
+    """``portfolio.portfolio_summary`` of the scope's buyers (the headline KPIs)."""
+    from crm_core.metrics import portfolio as pf
+
+    return pf.portfolio_summary(buyers(store, scope))
+
+
+def portfolio(store, scope: Scope, top: int = TOP_CUSTOMERS) -> dict:
+    """Everything the Portfolio page draws: buyers' summary, the Pareto curve (thinned to
+    ``CURVE_POINTS``), ABC and RFM summaries, value × cost quadrants (a seeded sample of at most
+    ``charts.MAX_POINTS`` points; ``quadrant_summary`` counts everyone) and the top customers.
+    ``{"customers": 0}`` when nobody bought in the window."""
+    from crm_core.metrics import portfolio as pf
+
+    b = buyers(store, scope)
+    if b.is_empty():
+        return {"customers": 0}
+    curve = pf.pareto(b, "revenue")
+    quadrants = pf.cost_quadrants(b)
+    segmented = pf.rfm_segments(pf.rfm_scores(b))
+    return {
+        "customers": b.height,
+        "summary": pf.portfolio_summary(b),
+        "curve": charts.thin_curve(curve.curve.select("customer_share", "value_share"), CURVE_POINTS),
+        "pareto_point": curve.pareto_point,
+        "abc": pf.abc_summary(pf.abc_classes(b, "revenue")),
+        "rfm": pf.rfm_summary(segmented),
+        "rfm_excluded": b.height - segmented.height,
+        "quadrants": charts.sample_points(
+            quadrants.select("customer_id", "value_axis", "cost_axis", "value_basis", "quadrant")
+        ),
+        "quadrant_count": quadrants.height,
+        "quadrant_summary": pf.quadrant_summary(quadrants),
+        "cost_known": bool(b["cost_to_serve"].fill_null(0).abs().sum() > 0),
+        "top": b.sort(["revenue", "customer_id"], descending=[True, False]).head(top),
+    }
+
+
+# ---------------------------------------------------------------------------------------------- differentiate
+def identify_summary(store, scope: Scope) -> dict:
+    from crm_core.metrics import identify
+
+    return identify.identify_summary(store, scope)
+
+
+def segmentation(store, scope: Scope, k: int | str = "auto") -> dict:
+    from crm_core.metrics import differentiate
+
+    return differentiate.segment_report(store, scope, k)
+
+
+# ---------------------------------------------------------------------------------------------- retention & CLV
+def retention_overview(store, scope: Scope) -> dict:
+    """Retention headline, the churn rule, the Kaplan-Meier frame with its median and the monthly churn trend."""
+    from crm_core.metrics import retention
+
+    summary = retention.retention_summary(store, scope)
+    rule = retention.default_churn_window(store, scope)
+    km, median = retention.survival_curve(store, scope, rule.days)
+    return {
+        "summary": summary,
+        "churn_days": rule.days,
+        "churn_rule": rule.how_derived,
+        "survival": km.to_frame() if km is not None else None,
+        "median_days": median,
+        "churn_trend": retention.churn_trend(store, scope, "month", rule.days),
+    }
+
+
+def cohort_cells(store, scope: Scope, period: str = "month", measure: str = "customers") -> pl.DataFrame:
+    from crm_core.metrics import retention
+
+    return retention.cohort_matrix(store, scope, period, measure).cells
+
+
+def clv_fit(store, scope: Scope, calibration_end: date) -> dict:
+    """``clv.fit_clv`` at ``calibration_end`` (the scope's filters; the models ignore the window):
+    ``{"error": why}`` when the models cannot be fitted, else the per-customer frame and the holdout."""
+    from crm_core.metrics import clv
+
+    try:
+        result = clv.fit_clv(store, scope, calibration_end)
+    except clv.ClvError as exc:
+        log.info("CLV not fitted for %s at %s: %s", scope, calibration_end, exc)
+        return {"error": str(exc)}
+    h = result.holdout
+    return {
+        "error": None,
+        "frame": result.frame,
+        "customers": result.customers,
+        "calibration_end": result.calibration_end,
+        "observation_end": result.observation_end,
+        "holdout": None if h is None else {
+            "frame": h.frame, "predicted_total": h.predicted_total, "actual_total": h.actual_total,
+            "relative_error": h.relative_error, "mae": h.mae, "customers": h.customers, "days": h.days,
+            "start": h.start, "end": h.end,
+        },
+    }
+
+
+def historical_value(store, scope: Scope) -> pl.DataFrame:
+    from crm_core.metrics import clv
+
+    return clv.historical_clv(store, scope)
+
+
+def calibration_end(scope: Scope, span: tuple[date, date]) -> date:
+    """The day the CLV models are fitted up to: the window's end, else the last purchase day."""
+    return scope.end or span[1]
+
+
+# ---------------------------------------------------------------------------------------------- cost to serve
+def cost_view(store, scope: Scope) -> dict:
+    """Per-customer cost to serve and profit, the headline KPIs, costs by pool, segment and channel and the
+    whale curve. ``{"customers": 0}`` when nobody was served in the window."""
+    from crm_core.metrics import cost
+
+    served = cost.cost_to_serve(store, scope)
+    if served.is_empty():
+        return {"customers": 0}
+    whale = cost.whale_curve(served["net_profit"])
+    total_cost, revenue = float(served["cost_to_serve"].sum()), float(served["revenue"].sum())
+    return {
+        "customers": served.height,
+        "kpis": {
+            "cost_per_customer": total_cost / served.height,
+            "cost_per_revenue": total_cost / revenue if revenue else None,
+            "net_profit": float(served["net_profit"].sum()),
+            "unprofitable_share": whale.unprofitable_share,
+            "whale_peak": whale.peak_share,
+        },
+        "served": served,
+        "pools": cost.cost_by(store, scope, "pool"),
+        "segments": cost.cost_by(store, scope, "segment"),
+        "channels": cost.cost_by(store, scope, "channel"),
+        "whale": whale,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- running views
+VIEWS: dict[str, Callable] = {
+    "portfolio_kpis": portfolio_kpis,
+    "portfolio": portfolio,
+    "identify": identify_summary,
+    "segmentation": segmentation,
+    "retention_overview": retention_overview,
+    "cohorts": cohort_cells,
+    "clv_fit": clv_fit,
+    "historical_value": historical_value,
+    "cost_view": cost_view,
+}
+
+
+def compute(store, name: str, scope: Scope, **params):
+    """View ``name`` of ``scope`` with ``params``; kept in the store for the dataset's default scope."""
+    view = VIEWS[name]
+    return results.cached(store, scope, name, params, lambda: view(store, scope, **params))
+
+
+def default_requests(scope: Scope) -> list[tuple[str, dict]]:
+    """The views (and parameters) the pages open with on the default scope ``scope``, plus the few
+    choices a user makes next (cohort period and measure, holdout length)."""
+    from crm_core.metrics import retention_view as rv
+
+    span = (scope.start, scope.end)
+    requests: list[tuple[str, dict]] = [
+        ("portfolio_kpis", {}), ("portfolio", {"top": TOP_CUSTOMERS}),
+        ("identify", {}), ("segmentation", {"k": "auto"}),
+        ("retention_overview", {}), ("clv_fit", {"calibration_end": calibration_end(scope, span)}),
+        ("historical_value", {}),
+        *[("cohorts", {"period": p, "measure": m}) for p in ("month", "quarter") for m in ("customers", "revenue")],
+        ("cost_view", {}),
+    ]
+    for months in HOLDOUT_MONTHS:
+        cal = rv.holdout_calibration_end(span[0], span[1], months)
+        if cal is not None:
+            requests.append(("clv_fit", {"calibration_end": cal}))
+    return requests
+
+
+def warm(store, dataset_id: int, progress: Callable[[int, int, str], None] | None = None) -> dict[str, float]:
+    """Compute and keep every default-scope view of a dataset (after an import), so each page's first view
+    is a read. ``progress(done, total, name)`` is called before each view. Returns seconds per view; a view
+    that fails is logged and skipped (the page will say why when it is opened)."""
+    scope = facts.default_scope(store, dataset_id)
+    if scope.start is None:
+        return {}
+    requests = default_requests(scope)
+    seconds: dict[str, float] = {}
+    for i, (name, params) in enumerate(requests):
+        if progress is not None:
+            progress(i, len(requests), name)
+        start = time.perf_counter()
+        try:
+            compute(store, name, scope, **params)
+        except Exception as exc:  # noqa: BLE001 - one view failing must not stop the others
+            log.warning("could not prepare %s %s of dataset %s: %s", name, params, dataset_id, exc, exc_info=exc)
+            continue
+        label = name + ("" if not params else " " + " ".join(f"{k}={v}" for k, v in params.items()))
+        seconds[label] = round(time.perf_counter() - start, 3)
+    if progress is not None:
+        progress(len(requests), len(requests), "done")
+    return seconds

@@ -1,0 +1,126 @@
+"""Kept page results (crm_core/results.py) and the views that use them (crm_core/views.py).
+
+What is checked: a kept result reads back equal to what was computed (frames with their types, dates,
+dict keys that are not text, crm_core dataclasses); nothing but crm_core dataclasses can be built from a
+database file; only the dataset's default scope is kept; an import or new cost rates forget the results
+in the same transaction; ``warm`` keeps every default view so the next call is a read.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import polars as pl
+import pytest
+
+from crm_core import results, views
+from crm_core.metrics import cost, facts
+from crm_core.metrics.cost import WhaleCurve
+from crm_core.metrics.scope import Scope
+from crm_core.store import Store, TableLoad
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "results.duckdb")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def small(store):
+    ds = store.load_sample(customers=300).dataset_id
+    return store, ds
+
+
+def test_values_read_back_as_they_were_written():
+    frame = pl.DataFrame({
+        "tier": pl.Series(["A", "B"], dtype=pl.Enum(["A", "B", "C"])),
+        "when": [date(2024, 1, 1), None],
+        "x": [1.5, float("nan")],
+    })
+    whale = cost.whale_curve(pl.Series([5.0, -1.0, 2.0]))
+    value = {
+        "frame": frame, "series": frame["x"], 2: 0.31, (1, "a"): [None, True, "t"],
+        "day": date(2025, 3, 1), "at": datetime(2025, 3, 1, 12, 30), "whale": whale, "nan": float("nan"),
+    }
+    back = results.decode(results.encode(value))
+    assert back["frame"].equals(frame) and back["frame"].schema == frame.schema
+    assert back["series"].equals(frame["x"])
+    assert back[2] == 0.31 and back[(1, "a")] == [None, True, "t"]
+    assert (back["day"], back["at"]) == (date(2025, 3, 1), datetime(2025, 3, 1, 12, 30))
+    assert isinstance(back["whale"], WhaleCurve) and back["whale"].frame.equals(whale.frame)
+    assert back["whale"].peak_share == whale.peak_share and back["nan"] != back["nan"]
+
+
+def test_only_crm_core_dataclasses_are_built_from_a_payload():
+    from dataclasses import dataclass
+
+    @dataclass
+    class Outside:
+        x: int
+
+    with pytest.raises(results.ResultFormatError):
+        results.encode(Outside(1))
+    forged = b'{"format": 1, "value": {"$dataclass": "subprocess:Popen", "fields": {"args": "true"}}}'
+    with pytest.raises(results.ResultFormatError):
+        results.decode(forged)
+    with pytest.raises(results.ResultFormatError):  # an object that is not data
+        results.encode({"f": object()})
+
+
+def test_only_the_default_scope_is_kept_and_a_hit_is_a_read(small):
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"n": len(calls)}
+
+    assert results.cached(store, default, "probe", {"a": 1}, compute) == {"n": 1}
+    assert results.cached(store, default, "probe", {"a": 1}, compute) == {"n": 1}  # read, not computed
+    assert results.cached(store, default, "probe", {"a": 2}, compute) == {"n": 2}  # other parameters
+    narrower = default.with_window(default.start, date.fromordinal(default.end.toordinal() - 30))
+    results.cached(store, narrower, "probe", {"a": 1}, compute)
+    results.cached(store, narrower, "probe", {"a": 1}, compute)
+    assert len(calls) == 4  # a narrower window is computed every time (the app caches it in memory)
+    assert results.kept(store, ds).height == 2
+
+
+def test_new_data_or_new_cost_rates_forget_the_results(small):
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    results.cached(store, default, "probe", {}, lambda: 1)
+    assert results.kept(store, ds).height == 1
+    rates = cost.get_rates(store, ds).select("pool", "unit", "rate").with_columns(rate=pl.col("rate") * 2)
+    cost.set_rates(store, ds, rates)
+    assert results.kept(store, ds).height == 0
+    results.cached(store, default, "probe", {}, lambda: 1)
+    extra = pl.DataFrame({"customer_id": ["new-1"], "occurred_at": [datetime(2020, 1, 1)], "amount": [10.0]})
+    store.load(store.dataset_name(ds), [TableLoad("transactions", extra, "more.csv")])  # appended
+    assert results.kept(store, ds).height == 0
+
+
+def test_warm_keeps_every_default_view_and_pages_then_read_them(small, monkeypatch):
+    store, ds = small
+    seconds = views.warm(store, ds)
+    default = facts.default_scope(store, ds)
+    requested = views.default_requests(default)
+    assert len(seconds) == len(requested) and results.kept(store, ds).height == len(requested)
+    # every kept view reads back equal to a fresh computation
+    fresh = views.portfolio(store, default)
+    kept = views.compute(store, "portfolio", default, top=views.TOP_CUSTOMERS)
+    assert kept["summary"] == fresh["summary"] and kept["top"].equals(fresh["top"])
+    # ... and is read, not computed, afterwards
+    monkeypatch.setitem(views.VIEWS, "segmentation", lambda *a, **k: pytest.fail("recomputed"))
+    assert views.compute(store, "segmentation", default, k="auto")["k"] >= 2
+
+
+def test_views_send_light_results(small):
+    # The Portfolio view thins the Pareto curve and samples the quadrant scatter, counting everyone.
+    store, ds = small
+    p = views.portfolio(store, Scope(ds))
+    assert p["curve"].height <= views.CURVE_POINTS + 1
+    assert p["quadrant_count"] == p["customers"] and p["quadrants"].height <= p["quadrant_count"]
+    assert p["curve"]["value_share"][-1] == pytest.approx(1.0)
