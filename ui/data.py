@@ -269,9 +269,9 @@ def clv_scores(dataset_id: int, calibration_end: date) -> tuple[pl.DataFrame | N
     """Per-customer CLV (12 months, BG/NBD + Gamma-Gamma) and P(alive), fitted on the whole dataset up to
     ``calibration_end`` (the dataset's default scope: the models use every purchase up to that day, so this
     is the Retention page's fit); ``(None, why)`` when the models cannot be fitted."""
-    from crm_core.metrics import facts
-
-    fit = view("clv_fit", facts.default_scope(get_store(), dataset_id), calibration_end=calibration_end)
+    span = purchase_span(dataset_id)  # the default scope: the purchase span, no filters (cached)
+    default = scope.Scope(dataset_id, *span) if span else scope.Scope(dataset_id)
+    fit = view("clv_fit", default, calibration_end=calibration_end)
     if fit["error"]:
         return None, fit["error"]
     return fit["frame"].select("customer_id", "p_alive", "expected_purchases", "clv"), None

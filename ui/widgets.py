@@ -202,10 +202,19 @@ def compact(value: float | None) -> str:
     return f"{value:,.0f}"
 
 
+MAX_TABLE_ROWS = 1000  # rows a table shows on the page; its downloads hold every row
+
+
 def show_table(frame: pl.DataFrame, file_name: str, key: str, *, what: str, column_config: dict | None = None) -> None:
-    """A table (short ones without a scrollbar) with its CSV and Excel downloads below."""
-    height = 35 * (frame.height + 1) + 3 if frame.height <= 12 else "auto"
-    st.dataframe(frame, width="stretch", height=height, hide_index=True, column_config=column_config or {})
+    """A table (short ones without a scrollbar) with its CSV and Excel downloads below.
+
+    A long table shows its first ``MAX_TABLE_ROWS`` rows and says so: a million customers would be
+    ~100 MB sent to the browser on every rerun; the downloads (written on click) hold all of them."""
+    shown = frame.head(MAX_TABLE_ROWS)
+    height = 35 * (shown.height + 1) + 3 if shown.height <= 12 else "auto"
+    st.dataframe(shown, width="stretch", height=height, hide_index=True, column_config=column_config or {})
+    if frame.height > shown.height:
+        st.caption(f"Showing the first {shown.height:,} of {frame.height:,} rows; the downloads below hold all of them.")
     download_table(frame, file_name, key=key, what=what)
 
 
