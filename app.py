@@ -24,6 +24,9 @@ PAGES: list[tuple[str, str, str, str]] = [
     ("IDIC — differentiate and customize", "pages/differentiate.py", "Differentiate", ":material/groups:"),
     ("QCI — retention and lifetime value", "pages/retention.py", "Retention & CLV", ":material/autorenew:"),
     ("Value chain — value proposition", "pages/cost_to_serve.py", "Cost to serve", ":material/payments:"),
+    ("Scorecards — assess the CRM models", "pages/qci.py", "QCI", ":material/radar:"),
+    ("Scorecards — assess the CRM models", "pages/gartner.py", "Gartner", ":material/stacked_bar_chart:"),
+    ("Scorecards — assess the CRM models", "pages/models.py", "CRM models", ":material/account_tree:"),
 ]
 
 SAMPLE_BANNER = (

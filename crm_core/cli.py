@@ -210,6 +210,28 @@ def cmd_segments(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_assess(args: argparse.Namespace) -> int:
+    """Score a QCI or Gartner answers file (the JSON the pages export): area/block scores and the overall."""
+    from crm_core.frameworks import assessments, rubrics, scoring
+
+    try:
+        answers = assessments.read_answers_file(args.answers, args.framework)
+    except scoring.AnswersError as exc:
+        raise CliError(f"{args.answers}: {exc}") from exc
+    card = scoring.score(rubrics.rubric(args.framework), answers)
+    report = card.to_dict()
+    if args.json:
+        _print_json(report)
+    else:
+        def pct(v) -> str:
+            return "n/a" if v is None else f"{v:.1%}"
+
+        for row in report["areas" if args.framework == "qci" else "blocks"]:
+            print(f"{row['section']}: {pct(row['score'])} ({card.other} {pct(row[card.other + '_pct'])})")
+        print(f"Overall: {pct(card.score)} ({card.other} {pct(card.overall[card.other + '_pct'])})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m crm_core", description="CRM Lens engine, headless.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -272,6 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
     db_args(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("assess", help="score a QCI or Gartner answers file (the JSON the pages export)")
+    p.add_argument("--framework", required=True, choices=["qci", "gartner"])
+    p.add_argument("--answers", required=True, help="answers JSON file, as exported by the QCI / Gartner page")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_assess)
     return parser
 
 

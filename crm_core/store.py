@@ -121,6 +121,25 @@ _META_DDL = (
         unit VARCHAR NOT NULL,
         rate DOUBLE NOT NULL
     )""",
+    # A dataset's KPI targets (DESIGN §4 "settings per dataset: targets"; crm_core/metrics/targets.py).
+    """CREATE TABLE IF NOT EXISTS targets (
+        dataset_id INTEGER NOT NULL,
+        metric_id VARCHAR NOT NULL,
+        period VARCHAR NOT NULL,
+        value DOUBLE NOT NULL,
+        PRIMARY KEY (dataset_id, metric_id, period)
+    )""",
+    # QCI / Gartner assessments of a dataset (DESIGN §4 "settings per dataset: assessments";
+    # crm_core/frameworks/assessments.py).
+    """CREATE TABLE IF NOT EXISTS assessments (
+        assessment_id INTEGER PRIMARY KEY,
+        dataset_id INTEGER NOT NULL,
+        framework VARCHAR NOT NULL,
+        taken_at TIMESTAMP NOT NULL,
+        taken_by VARCHAR,
+        answers JSON NOT NULL,
+        notes JSON
+    )""",
     # Page results of the default scope (crm_core/results.py), cleared whenever the facts are rebuilt.
     results.DDL,
 )
@@ -327,7 +346,8 @@ class Store:
         with self.transaction() as cur:
             if _first(cur.execute("SELECT 1 FROM datasets WHERE dataset_id = ?", [dataset_id])) is None:
                 raise StoreError(f"There is no dataset {dataset_id}.")
-            for table in (*schema.TABLE_NAMES, "customer_facts", "results", "cost_rates", "import_batches", "datasets"):
+            for table in (*schema.TABLE_NAMES, "customer_facts", "results", "cost_rates", "targets", "assessments",
+                          "import_batches", "datasets"):
                 cur.execute(f"DELETE FROM {quote_ident(table)} WHERE dataset_id = ?", [dataset_id])
 
     def batches(self, dataset_id: int | None = None) -> pl.DataFrame:
