@@ -151,15 +151,20 @@ def calibration_end(scope: Scope, span: tuple[date, date]) -> date:
 
 
 # ---------------------------------------------------------------------------------------------- cost to serve
-def cost_view(store, scope: Scope) -> dict:
-    """Per-customer cost to serve and profit, the headline KPIs, costs by pool, segment and channel and the
-    whale curve. ``{"customers": 0}`` when nobody was served in the window."""
+def cost_view(store, scope: Scope, top: int = TOP_CUSTOMERS) -> dict:
+    """The headline KPIs, costs by pool, segment and channel, every customer's net profit (for the
+    distribution), the ``top`` most costly customers and the whale curve (its frame thinned to
+    ``CURVE_POINTS``; peak and unprofitable share from every customer). ``{"customers": 0}`` when nobody
+    was served in the window."""
+    from dataclasses import replace
+
     from crm_core.metrics import cost
 
     served = cost.cost_to_serve(store, scope)
     if served.is_empty():
         return {"customers": 0}
     whale = cost.whale_curve(served["net_profit"])
+    whale = replace(whale, frame=charts.thin_curve(whale.frame, CURVE_POINTS))
     total_cost, revenue = float(served["cost_to_serve"].sum()), float(served["revenue"].sum())
     return {
         "customers": served.height,
@@ -170,7 +175,8 @@ def cost_view(store, scope: Scope) -> dict:
             "unprofitable_share": whale.unprofitable_share,
             "whale_peak": whale.peak_share,
         },
-        "served": served,
+        "net_profit": served["net_profit"],
+        "most_costly": served.sort(["cost_to_serve", "customer_id"], descending=[True, False]).head(top),
         "pools": cost.cost_by(store, scope, "pool"),
         "segments": cost.cost_by(store, scope, "segment"),
         "channels": cost.cost_by(store, scope, "channel"),
@@ -210,7 +216,7 @@ def default_requests(scope: Scope) -> list[tuple[str, dict]]:
         ("retention_overview", {}), ("clv_fit", {"calibration_end": calibration_end(scope, span)}),
         ("historical_value", {}),
         *[("cohorts", {"period": p, "measure": m}) for p in ("month", "quarter") for m in ("customers", "revenue")],
-        ("cost_view", {}),
+        ("cost_view", {"top": TOP_CUSTOMERS}),
     ]
     for months in HOLDOUT_MONTHS:
         cal = rv.holdout_calibration_end(span[0], span[1], months)

@@ -30,7 +30,6 @@ NO_INTERACTIONS = (
     "Tasks/Events, HubSpot Calls/Emails/Meetings, helpdesk tickets) — to charge customers for the contacts they cause."
 )
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
-TOP_COSTLY = 25
 
 
 def money(value: float | None, unit: str, decimals: int = 0) -> str:
@@ -159,7 +158,7 @@ def profitability_section(v: dict, unit: str, name: str, currency: str | None) -
     whale = v["whale"]
     left, right = st.columns(2, gap="large")
     with left:
-        st.plotly_chart(charts.profit_histogram(v["served"]["net_profit"], currency=currency), config=CHART_CONFIG,
+        st.plotly_chart(charts.profit_histogram(v["net_profit"], currency=currency), config=CHART_CONFIG,
                         key="cost_profit_histogram")
     with right:
         st.plotly_chart(
@@ -183,11 +182,13 @@ def profitability_section(v: dict, unit: str, name: str, currency: str | None) -
         pl.col("cumulative_share").alias("Cumulative share of profit"),
     )
     widgets.download_table(download, f"{name}_whale_curve", key="cost_whale_data", what="whale curve data")
+    if whale.customers > download.height:
+        st.caption(f"Curve data: {download.height:,} points along the {whale.customers:,} customers.")
 
 
 def costly_section(v: dict, unit: str, name: str) -> None:
     st.subheader("Most costly customers")
-    top = v["served"].sort(["cost_to_serve", "customer_id"], descending=[True, False]).head(TOP_COSTLY)
+    top = v["most_costly"]
     st.caption(f"The {top.height} customers who cost the most to serve in the window.")
     frame = top.select(
         pl.col("customer_id").alias("Customer"),

@@ -335,9 +335,9 @@ def save_cost_rates(dataset_id: int, rates: pl.DataFrame) -> None:
     clear_caches()
 
 
-def cost_view(scope_: scope.Scope) -> dict:
+def cost_view(scope_: scope.Scope, top: int = TOP_CUSTOMERS) -> dict:
     """``crm_core.views.cost_view``: everything the Cost to serve page draws for a scope."""
-    return view("cost_view", scope_)
+    return view("cost_view", scope_, top=top)
 
 
 def prepare_pages(dataset_id: int, progress=None) -> dict[str, float]:
