@@ -27,6 +27,7 @@ PAGES: list[tuple[str, str, str, str]] = [
     ("Scorecards — assess the CRM models", "pages/qci.py", "QCI", ":material/radar:"),
     ("Scorecards — assess the CRM models", "pages/gartner.py", "Gartner", ":material/stacked_bar_chart:"),
     ("Scorecards — assess the CRM models", "pages/models.py", "CRM models", ":material/account_tree:"),
+    ("Payne & Frow — performance assessment", "pages/review.py", "Executive review", ":material/summarize:"),
 ]
 
 SAMPLE_BANNER = (

@@ -232,6 +232,37 @@ def cmd_assess(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """The executive report (issue #6) of a review period as PDF, HTML, PowerPoint or Excel."""
+    from pathlib import Path
+
+    from crm_core.metrics.scope import Scope, filter_options
+    from crm_core.report import ReportError, export, periods, sections
+
+    with Store(args.db) as store:
+        dataset_id = _dataset_id(store, args.dataset)
+        start, end = _date(args.start, "--start"), _date(args.end, "--end")
+        if start and end and start > end:
+            raise CliError("--start must not be after --end.")
+        span = filter_options(store, dataset_id)["span"]
+        if span is None:
+            raise CliError("the dataset has no purchases: import transactions first.")
+        kind = args.period or ("window" if start or end else "quarter")
+        if kind != "window" and (start or end):
+            raise CliError("--period month/quarter/year picks the latest whole period itself: leave out --start/--end.")
+        period = periods.review_period(Scope(dataset_id, start, end), kind, span)
+        try:
+            report = sections.build_report(store, period)
+            data = export.write(report, args.format)
+        except ReportError as exc:
+            raise CliError(str(exc)) from exc
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    print(f"{out}: {args.format} report of {report.dataset}, {report.period_text}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m crm_core", description="CRM Lens engine, headless.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -300,6 +331,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--answers", required=True, help="answers JSON file, as exported by the QCI / Gartner page")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_assess)
+    p = sub.add_parser("report", help="executive review report: PDF, self-contained HTML, PowerPoint or Excel")
+    db_args(p)
+    p.add_argument("--format", required=True, choices=["pdf", "html", "pptx", "xlsx"])
+    p.add_argument("--out", required=True, help="file to write")
+    p.add_argument("--dataset", default=None, help="dataset name (default: the only one)")
+    p.add_argument("--start", default=None, help="first day of the period reviewed, YYYY-MM-DD (a custom window)")
+    p.add_argument("--end", default=None, help="last day of the period reviewed, YYYY-MM-DD (a custom window)")
+    p.add_argument("--period", choices=["quarter", "month", "year", "window"], default=None,
+                   help="the latest whole quarter (default), month or year of the data, or the --start/--end window")
+    p.set_defaults(func=cmd_report)
     return parser
 
 
