@@ -141,6 +141,7 @@ _META_DDL = (
         notes JSON
     )""",
     # Page results of the default scope (crm_core/results.py), cleared whenever the facts are rebuilt.
+    results.SEQUENCE_DDL,
     results.DDL,
 )
 
@@ -232,6 +233,7 @@ class Store:
         with self.transaction() as cur:
             for ddl in _META_DDL:
                 cur.execute(ddl)
+            results.migrate(cur)
             for table in schema.TABLES.values():
                 cur.execute(schema.create_table_sql(table))
             cur.execute(sql.load("purchases_view"))
@@ -346,7 +348,8 @@ class Store:
         with self.transaction() as cur:
             if _first(cur.execute("SELECT 1 FROM datasets WHERE dataset_id = ?", [dataset_id])) is None:
                 raise StoreError(f"There is no dataset {dataset_id}.")
-            for table in (*schema.TABLE_NAMES, "customer_facts", "results", "cost_rates", "targets", "assessments",
+            results.clear(cur, dataset_id)
+            for table in (*schema.TABLE_NAMES, "customer_facts", "cost_rates", "targets", "assessments",
                           "import_batches", "datasets"):
                 cur.execute(f"DELETE FROM {quote_ident(table)} WHERE dataset_id = ?", [dataset_id])
 

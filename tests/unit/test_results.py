@@ -100,6 +100,28 @@ def test_new_data_or_new_cost_rates_forget_the_results(small):
     extra = pl.DataFrame({"customer_id": ["new-1"], "occurred_at": [datetime(2020, 1, 1)], "amount": [10.0]})
     store.load(store.dataset_name(ds), [TableLoad("transactions", extra, "more.csv")])  # appended
     assert results.kept(store, ds).height == 0
+    assert _payload_tables(store) == []  # each payload's own table is dropped with it
+
+
+def _payload_tables(store) -> list[str]:
+    return store.query(
+        "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'result\\_%' ESCAPE '\\'"
+    )["table_name"].to_list()
+
+
+def test_a_results_table_of_the_first_format_is_replaced(tmp_path):
+    # The first format kept payloads in a column of the results table; a file with it opens, and keeps
+    # results again in the current format.
+    path = tmp_path / "old.duckdb"
+    with Store(path) as s:
+        s.con.execute("DROP TABLE results")
+        s.con.execute("CREATE TABLE results (dataset_id INTEGER, name VARCHAR, key VARCHAR, payload BLOB, "
+                      "seconds DOUBLE, created_at TIMESTAMP)")
+    with Store(path) as s:
+        ds = s.load_sample(customers=100).dataset_id
+        default = facts.default_scope(s, ds)
+        assert results.cached(s, default, "probe", {}, lambda: {"x": 1}) == {"x": 1}
+        assert results.kept(s, ds)["name"].to_list() == ["probe"] and len(_payload_tables(s)) == 1
 
 
 def test_warm_keeps_every_default_view_and_pages_then_read_them(small, monkeypatch):
