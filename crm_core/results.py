@@ -17,7 +17,6 @@ Other scopes (a narrower window, a filter) are computed on demand and cached in 
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import importlib
 import io
@@ -63,7 +62,7 @@ def _payload_table(result_id: int) -> str:
     return f"result_{int(result_id)}"  # an integer from our sequence: safe as a name
 
 # Bump when a view's result changes shape: results written by an older version are then not read.
-FORMAT = 1
+FORMAT = 2  # 2: frames as raw Arrow IPC after a JSON header (1: base64 inside the JSON)
 
 
 class ResultFormatError(ValueError):
@@ -71,25 +70,28 @@ class ResultFormatError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------- encoding
-def _frame_bytes(frame: pl.DataFrame) -> str:
+# A payload is MAGIC, the length of a JSON header (8 bytes, little endian), the header, then each frame as
+# its length and Arrow IPC bytes. The header is the value with every frame replaced by {"$frame": i}.
+MAGIC = b"CRMLENS-RESULT\x00"
+
+
+def _ipc(frame: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.write_ipc(buffer, compression="lz4")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
 
 
-def _frame(text: str) -> pl.DataFrame:
-    return pl.read_ipc(io.BytesIO(base64.b64decode(text)))
-
-
-def _encode(value: Any) -> Any:
+def _encode(value: Any, frames: list[bytes]) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if hasattr(value, "item") and not isinstance(value, (pl.DataFrame, pl.Series)):  # numpy scalar
-        return _encode(value.item())
+        return _encode(value.item(), frames)
     if isinstance(value, pl.DataFrame):
-        return {"$frame": _frame_bytes(value)}
+        frames.append(_ipc(value))
+        return {"$frame": len(frames) - 1}
     if isinstance(value, pl.Series):
-        return {"$series": _frame_bytes(value.to_frame())}
+        frames.append(_ipc(value.to_frame()))
+        return {"$series": len(frames) - 1}
     if isinstance(value, datetime):
         return {"$datetime": value.isoformat()}
     if isinstance(value, date):
@@ -97,29 +99,29 @@ def _encode(value: Any) -> Any:
     if isinstance(value, timedelta):
         return {"$timedelta": value.total_seconds()}
     if isinstance(value, tuple):
-        return {"$tuple": [_encode(v) for v in value]}
+        return {"$tuple": [_encode(v, frames) for v in value]}
     if isinstance(value, list):
-        return [_encode(v) for v in value]
+        return [_encode(v, frames) for v in value]
     if isinstance(value, dict):
-        return {"$dict": [[_encode(k), _encode(v)] for k, v in value.items()]}
+        return {"$dict": [[_encode(k, frames), _encode(v, frames)] for k, v in value.items()]}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         cls = type(value)
         if not cls.__module__.startswith("crm_core."):
             raise ResultFormatError(f"cannot keep a {cls.__module__}.{cls.__qualname__}")
-        fields = {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+        fields = {f.name: _encode(getattr(value, f.name), frames) for f in dataclasses.fields(value) if f.init}
         return {"$dataclass": f"{cls.__module__}:{cls.__qualname__}", "fields": fields}
     raise ResultFormatError(f"cannot keep a {type(value).__name__}")
 
 
-def _decode(value: Any) -> Any:
+def _decode(value: Any, frames: list[memoryview]) -> Any:
     if isinstance(value, list):
-        return [_decode(v) for v in value]
+        return [_decode(v, frames) for v in value]
     if not isinstance(value, dict):
         return value
     if "$frame" in value:
-        return _frame(value["$frame"])
+        return pl.read_ipc(io.BytesIO(frames[value["$frame"]]))
     if "$series" in value:
-        return _frame(value["$series"]).to_series()
+        return pl.read_ipc(io.BytesIO(frames[value["$series"]])).to_series()
     if "$datetime" in value:
         return datetime.fromisoformat(value["$datetime"])
     if "$date" in value:
@@ -127,9 +129,9 @@ def _decode(value: Any) -> Any:
     if "$timedelta" in value:
         return timedelta(seconds=value["$timedelta"])
     if "$tuple" in value:
-        return tuple(_decode(v) for v in value["$tuple"])
+        return tuple(_decode(v, frames) for v in value["$tuple"])
     if "$dict" in value:
-        return {_decode(k): _decode(v) for k, v in value["$dict"]}
+        return {_decode(k, frames): _decode(v, frames) for k, v in value["$dict"]}
     if "$dataclass" in value:
         module, _, qualname = value["$dataclass"].partition(":")
         if not module.startswith("crm_core."):
@@ -139,21 +141,37 @@ def _decode(value: Any) -> Any:
             cls = getattr(cls, part)
         if not dataclasses.is_dataclass(cls):
             raise ResultFormatError(f"{module}.{qualname} is not a dataclass")
-        return cls(**{k: _decode(v) for k, v in value["fields"].items()})
+        return cls(**{k: _decode(v, frames) for k, v in value["fields"].items()})
     raise ResultFormatError(f"unknown tagged value {sorted(value)}")
 
 
 def encode(value: Any) -> bytes:
-    """``value`` as bytes (JSON with frames as Arrow IPC); raises :class:`ResultFormatError`."""
-    return json.dumps({"format": FORMAT, "value": _encode(value)}, allow_nan=True).encode("utf-8")
+    """``value`` as bytes (a JSON header, frames as Arrow IPC); raises :class:`ResultFormatError`."""
+    frames: list[bytes] = []
+    header = json.dumps({"format": FORMAT, "value": _encode(value, frames)}, allow_nan=True).encode("utf-8")
+    parts = [MAGIC, len(header).to_bytes(8, "little"), header]
+    for frame in frames:
+        parts += [len(frame).to_bytes(8, "little"), frame]
+    return b"".join(parts)
 
 
 def decode(payload: bytes) -> Any:
     """The value :func:`encode` wrote; raises :class:`ResultFormatError` for another format."""
-    body = json.loads(payload)
+    view = memoryview(payload)
+    if bytes(view[: len(MAGIC)]) != MAGIC:
+        raise ResultFormatError("not a CRM Lens result")
+    at = len(MAGIC)
+    size = int.from_bytes(view[at:at + 8], "little")
+    body = json.loads(bytes(view[at + 8:at + 8 + size]))
+    at += 8 + size
     if body.get("format") != FORMAT:
         raise ResultFormatError(f"result format {body.get('format')} is not {FORMAT}")
-    return _decode(body["value"])
+    frames = []
+    while at < len(view):
+        size = int.from_bytes(view[at:at + 8], "little")
+        frames.append(view[at + 8:at + 8 + size])
+        at += 8 + size
+    return _decode(body["value"], frames)
 
 
 # ---------------------------------------------------------------------------------------------- the table

@@ -62,7 +62,8 @@ def test_only_crm_core_dataclasses_are_built_from_a_payload():
 
     with pytest.raises(results.ResultFormatError):
         results.encode(Outside(1))
-    forged = b'{"format": 1, "value": {"$dataclass": "subprocess:Popen", "fields": {"args": "true"}}}'
+    header = b'{"format": 2, "value": {"$dataclass": "subprocess:Popen", "fields": {"args": "true"}}}'
+    forged = results.MAGIC + len(header).to_bytes(8, "little") + header
     with pytest.raises(results.ResultFormatError):
         results.decode(forged)
     with pytest.raises(results.ResultFormatError):  # an object that is not data
