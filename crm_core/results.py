@@ -12,7 +12,8 @@ always the same scope: the dataset's whole purchase span with no filters (the st
 * encoded without pickle: JSON for the structure, Arrow IPC for frames, and dataclasses only from
   ``crm_core`` modules, so a database file cannot make the app run code.
 
-Other scopes (a narrower window, a filter) are computed on demand and cached in memory by the app.
+Results of other unfiltered windows (a quarter on the review page, a window picked in the sidebar) are
+kept the same way when first computed; filtered scopes are computed on demand and cached in memory.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def _payload_table(result_id: int) -> str:
     return f"result_{int(result_id)}"  # an integer from our sequence: safe as a name
 
 # Bump when a view's result changes shape: results written by an older version are then not read.
+KEEP_PER_DATASET = 200  # a dataset's kept results beyond this are dropped, oldest first
 FORMAT = 2  # 2: frames as raw Arrow IPC after a JSON header (1: base64 inside the JSON)
 
 
@@ -222,6 +224,13 @@ def _drop(cur, where: str, params: list) -> None:
     cur.execute(f"DELETE FROM results WHERE {where}", params)
 
 
+def prune(store, dataset_id: int, keep: int = KEEP_PER_DATASET) -> None:
+    """Drop a dataset's oldest kept results beyond ``keep``."""
+    with store.transaction() as cur:
+        _drop(cur, "result_id IN (SELECT result_id FROM results WHERE dataset_id = ? ORDER BY created_at DESC "
+                   "OFFSET ?)", [dataset_id, keep])
+
+
 def clear(cur, dataset_id: int) -> None:
     """Forget a dataset's results (inside the transaction that changes its data or cost rates)."""
     _drop(cur, "dataset_id = ?", [dataset_id])
@@ -236,28 +245,31 @@ def kept(store, dataset_id: int) -> pl.DataFrame:
 
 
 def data_version(store, dataset_id: int) -> str:
-    """What a dataset's results depend on: its latest import batch and its cost rates."""
+    """What a dataset's results depend on: its latest import batch, its cost rates and its targets."""
     row = store.cursor().execute(
         "SELECT (SELECT max(batch_id) FROM import_batches WHERE dataset_id = $d), "
         "(SELECT string_agg(pool || '/' || unit || '=' || rate, ';' ORDER BY pool, unit) FROM cost_rates "
-        "WHERE dataset_id = $d)",
+        "WHERE dataset_id = $d), "
+        "(SELECT md5(string_agg(metric_id || '/' || period || '=' || value, ';' ORDER BY metric_id, period)) "
+        "FROM targets WHERE dataset_id = $d)",
         {"d": dataset_id},
     ).fetchall()[0]
-    return f"{row[0]}|{row[1] or ''}"
+    return f"{row[0]}|{row[1] or ''}|{row[2] or ''}"
 
 
 def cached(store, scope, name: str, params: dict, compute: Callable[[], Any]) -> Any:
-    """``compute()``, kept in the store when ``scope`` is its dataset's default scope.
+    """``compute()``, kept in the store when ``scope`` has no filters (any window: the default scope that
+    :func:`crm_core.views.warm` prepares, and the windows users pick, such as the review's quarter).
 
-    Other scopes are computed every call (the app caches them in memory). A result that cannot be
+    Filtered scopes are computed every call (the app caches them in memory). A result that cannot be
     encoded or written is still returned (the reason goes to the log).
     """
-    from crm_core.metrics import facts  # imported here: facts imports the store's helpers
-
-    if not facts.reads_stored(store, scope):
+    if scope.filtered:
         return compute()
-    # the data version in the key: a result computed while an import replaced the data is never read
-    key = key_of({**params, "version": data_version(store, scope.dataset_id)})
+    # the window and the data version in the key: a result computed while an import replaced the data is
+    # never read
+    window = [None if d is None else d.isoformat() for d in (scope.start, scope.end)]
+    key = key_of({**params, "window": window, "version": data_version(store, scope.dataset_id)})
     hit = get(store, scope.dataset_id, name, key)
     if hit is not MISSING:
         return hit
@@ -265,6 +277,7 @@ def cached(store, scope, name: str, params: dict, compute: Callable[[], Any]) ->
     value = compute()
     try:
         put(store, scope.dataset_id, name, key, value, time.perf_counter() - start)
+        prune(store, scope.dataset_id)
     except Exception as exc:  # noqa: BLE001 - keeping is an optimisation; the result is still right
         log.warning("could not keep the %s result of dataset %s: %s", name, scope.dataset_id, exc)
     return value

@@ -3,8 +3,8 @@
 Each view is a function ``(store, scope, **params) -> dict | frame`` made of metric and model calls; it
 returns only what the page draws (long curves thinned, scatter points sampled, summaries instead of raw
 values where the page shows a summary) so results stay light to keep and to send. :func:`compute` runs a
-view through :func:`crm_core.results.cached`, so the dataset's default scope (whole purchase span, no
-filters) is computed once and read afterwards by every session and server process; :func:`warm` computes
+view through :func:`crm_core.results.cached`, so an unfiltered scope (the dataset's default scope, whole
+purchase span, or another window) is computed once and read afterwards by every session and server process; :func:`warm` computes
 those default results right after an import, so the first view of every page is a read.
 
 The app wraps :func:`compute` in its own in-memory cache (``ui/data.py``); the CLI and the reports call it
@@ -184,6 +184,26 @@ def cost_view(store, scope: Scope, top: int = TOP_CUSTOMERS) -> dict:
     }
 
 
+# ---------------------------------------------------------------------------------------------- scorecards
+def evidence(store, scope: Scope, group: str) -> dict:
+    """One group of the live KPIs the QCI, Gartner and CRM models pages show as evidence
+    (``crm_core.frameworks.evidence``)."""
+    from crm_core.frameworks import evidence as ev
+
+    return ev.group_values(store, scope, group)
+
+
+def review(store, scope: Scope, kind: str = "quarter"):
+    """The executive review headline of the latest whole ``kind`` period of ``scope``
+    (``crm_core.report.review.build_review``)."""
+    from crm_core.metrics.scope import filter_options
+    from crm_core.report import periods
+    from crm_core.report import review as review_mod
+
+    period = periods.review_period(scope, kind, filter_options(store, scope.dataset_id)["span"])
+    return review_mod.build_review(store, period)
+
+
 # ---------------------------------------------------------------------------------------------- running views
 VIEWS: dict[str, Callable] = {
     "portfolio_kpis": portfolio_kpis,
@@ -195,6 +215,8 @@ VIEWS: dict[str, Callable] = {
     "clv_fit": clv_fit,
     "historical_value": historical_value,
     "cost_view": cost_view,
+    "evidence": evidence,
+    "review": review,
 }
 
 
@@ -218,6 +240,10 @@ def default_requests(scope: Scope) -> list[tuple[str, dict]]:
         *[("cohorts", {"period": p, "measure": m}) for p in ("month", "quarter") for m in ("customers", "revenue")],
         ("cost_view", {"top": TOP_CUSTOMERS}),
     ]
+    from crm_core.frameworks import evidence as ev
+
+    requests += [("evidence", {"group": group}) for group in ev.GROUPS]
+    requests.append(("review", {"kind": "quarter"}))
     for months in HOLDOUT_MONTHS:
         cal = rv.holdout_calibration_end(span[0], span[1], months)
         if cal is not None:

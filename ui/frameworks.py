@@ -84,9 +84,9 @@ def _form_for_key(framework: str) -> str:
 
 
 # ---------------------------------------------------------------------------- live KPIs
-@st.cache_data(show_spinner=False)
 def _group_values(_store, db: str, scope_: Scope, group: str) -> dict:
-    return evidence.group_values(_store, scope_, group)
+    # a page view (crm_core.views.evidence): kept in the store for the default scope, cached in memory
+    return data.view("evidence", scope_, group=group)
 
 
 def kpi_values(scope_: Scope, metric_ids: Iterable[str]) -> dict:

@@ -41,10 +41,9 @@ def review_period(scope: Scope, kind: str) -> periods.ReviewPeriod:
     return periods.review_period(scope, kind, data.purchase_span(scope.dataset_id))
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
 def _review(_store: Store, db: str, scope: Scope, kind: str) -> review_mod.Review:
-    period = periods.review_period(scope, kind, _span(_store, scope.dataset_id))
-    return review_mod.build_review(_store, period)
+    # a page view (crm_core.views.review): kept in the store for unfiltered scopes, cached in memory
+    return data.view("review", scope, kind=kind)
 
 
 def _span(store: Store, dataset_id: int):

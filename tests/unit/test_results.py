@@ -70,7 +70,7 @@ def test_only_crm_core_dataclasses_are_built_from_a_payload():
         results.encode({"f": object()})
 
 
-def test_only_the_default_scope_is_kept_and_a_hit_is_a_read(small):
+def test_unfiltered_scopes_are_kept_and_a_hit_is_a_read(small):
     store, ds = small
     default = facts.default_scope(store, ds)
     calls = []
@@ -83,10 +83,23 @@ def test_only_the_default_scope_is_kept_and_a_hit_is_a_read(small):
     assert results.cached(store, default, "probe", {"a": 1}, compute) == {"n": 1}  # read, not computed
     assert results.cached(store, default, "probe", {"a": 2}, compute) == {"n": 2}  # other parameters
     narrower = default.with_window(default.start, date.fromordinal(default.end.toordinal() - 30))
-    results.cached(store, narrower, "probe", {"a": 1}, compute)
-    results.cached(store, narrower, "probe", {"a": 1}, compute)
-    assert len(calls) == 4  # a narrower window is computed every time (the app caches it in memory)
-    assert results.kept(store, ds).height == 2
+    assert results.cached(store, narrower, "probe", {"a": 1}, compute) == {"n": 3}  # another window
+    assert results.cached(store, narrower, "probe", {"a": 1}, compute) == {"n": 3}
+    filtered = Scope(ds, default.start, default.end, regions=("Europe",))
+    results.cached(store, filtered, "probe", {"a": 1}, compute)
+    results.cached(store, filtered, "probe", {"a": 1}, compute)
+    assert len(calls) == 5  # a filtered scope is computed every time (the app caches it in memory)
+    assert results.kept(store, ds).height == 3
+
+
+def test_the_oldest_results_beyond_the_limit_are_dropped(small):
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    for i in range(5):
+        results.cached(store, default, "probe", {"i": i}, lambda i=i: i)
+    results.prune(store, ds, keep=2)
+    assert sorted(results.kept(store, ds)["key"].str.extract(r'"i": (\d)').cast(int).to_list()) == [3, 4]
+    assert len(_payload_tables(store)) == 2
 
 
 def test_new_data_or_new_cost_rates_forget_the_results(small):
