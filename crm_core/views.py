@@ -116,8 +116,11 @@ def cohort_cells(store, scope: Scope, period: str = "month", measure: str = "cus
 
 def clv_fit(store, scope: Scope, calibration_end: date) -> dict:
     """``clv.fit_clv`` at ``calibration_end`` (the scope's filters; the models ignore the window):
-    ``{"error": why}`` when the models cannot be fitted, else the per-customer frame and the holdout."""
+    ``{"error": why}`` when the models cannot be fitted, else the per-customer frame, the summaries the
+    Retention page draws from it (average CLV, P(alive) grid, valuable customers at risk) and the holdout
+    (with predicted vs actual per frequency bin)."""
     from crm_core.metrics import clv
+    from crm_core.metrics import retention_view as rv
 
     try:
         result = clv.fit_clv(store, scope, calibration_end)
@@ -125,14 +128,19 @@ def clv_fit(store, scope: Scope, calibration_end: date) -> dict:
         log.info("CLV not fitted for %s at %s: %s", scope, calibration_end, exc)
         return {"error": str(exc)}
     h = result.holdout
+    frame = result.frame
     return {
         "error": None,
-        "frame": result.frame,
+        "frame": frame,
+        "avg_clv": rv.average_clv(frame),
+        "grid": rv.p_alive_grid(frame),
+        "at_risk": rv.at_risk_customers(frame, compute(store, "historical_value", scope)),
         "customers": result.customers,
         "calibration_end": result.calibration_end,
         "observation_end": result.observation_end,
         "holdout": None if h is None else {
-            "frame": h.frame, "predicted_total": h.predicted_total, "actual_total": h.actual_total,
+            "frame": h.frame, "by_bin": rv.holdout_by_frequency(h.frame, frame),
+            "predicted_total": h.predicted_total, "actual_total": h.actual_total,
             "relative_error": h.relative_error, "mae": h.mae, "customers": h.customers, "days": h.days,
             "start": h.start, "end": h.end,
         },

@@ -63,7 +63,7 @@ def figures(scope, span) -> dict:
         "churn_rate": num(s["churn_rate"]),
         "median_lifetime_days": num(s["median_lifetime_days"]),
         "nrr": num(s["nrr"]),
-        "avg_clv": None if fit["error"] else rv.average_clv(fit["frame"]),
+        "avg_clv": None if fit["error"] else fit["avg_clv"],
     }
 
 
@@ -187,7 +187,7 @@ def clv_sections(scope, span, unit: str, name: str, currency: str | None) -> Non
     with left:
         st.plotly_chart(charts.clv_histogram(frame, currency=currency), config=CHART_CONFIG, key="retention_clv_hist")
     with right:
-        grid = rv.p_alive_grid(frame)
+        grid = fit["grid"]
         st.plotly_chart(
             charts.p_alive_heatmap(grid, [b[0] for b in rv.RECENCY_BINS], [b[0] for b in rv.FREQUENCY_BINS]),
             config=CHART_CONFIG, key="retention_palive",
@@ -200,7 +200,7 @@ def clv_sections(scope, span, unit: str, name: str, currency: str | None) -> Non
     widgets.download_table(scores, f"{name}_clv_scores", key="retention_clv_scores", what="CLV per customer")
 
     st.subheader("Valuable customers at risk")
-    risk = rv.at_risk_customers(frame, data.historical_value(scope))
+    risk = fit["at_risk"]
     st.caption("Customers in the top 20% by predicted CLV or by value to date whose P(alive) is below 50%: "
                "worth a win-back call before they are gone. Most valuable first.")
     if risk.is_empty():
@@ -247,7 +247,7 @@ def holdout_section(scope, span, name: str) -> None:
         + (f"a relative error of **{err:+.1%}**." if num(err) is not None else "no purchase to compare with.")
         + f" Mean absolute error per customer: {h['mae']:.2f} purchases."
     )
-    by_bin = rv.holdout_by_frequency(h["frame"], fit["frame"])
+    by_bin = h["by_bin"]
     st.plotly_chart(charts.holdout_figure(by_bin, months=months), config=CHART_CONFIG, key="retention_holdout")
     table = by_bin.select(
         pl.col("frequency_bin").alias("Repeat purchases in calibration"), pl.col("customers").alias("Customers"),

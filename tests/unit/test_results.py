@@ -143,7 +143,8 @@ def test_warm_keeps_every_default_view_and_pages_then_read_them(small, monkeypat
     seconds = views.warm(store, ds)
     default = facts.default_scope(store, ds)
     requested = views.default_requests(default)
-    assert len(seconds) == len(requested) and results.kept(store, ds).height == len(requested)
+    # every requested view is kept (a view may keep what it reads on the way, e.g. a quality report)
+    assert len(seconds) == len(requested) and results.kept(store, ds).height >= len(requested)
     # every kept view reads back equal to a fresh computation
     fresh = views.portfolio(store, default)
     kept = views.compute(store, "portfolio", default, top=views.TOP_CUSTOMERS)
