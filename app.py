@@ -13,7 +13,7 @@ import streamlit as st
 from streamlit.errors import FragmentHandledException
 
 from crm_core.store import StoreError
-from ui import data, state, widgets
+from ui import auth, data, state, widgets
 
 log = logging.getLogger("crm_lens.app")
 
@@ -48,11 +48,11 @@ def setup_logging() -> None:
         logger.setLevel(level)
 
 
-def navigation():
+def navigation(position: str = "sidebar"):
     sections: dict[str, list] = {}
     for section, script, title, icon in PAGES:
         sections.setdefault(section, []).append(st.Page(script, title=title, icon=icon))
-    return st.navigation(sections)
+    return st.navigation(sections, position=position)
 
 
 def open_store():
@@ -134,11 +134,16 @@ def filters_panel(row: dict) -> None:
 def main() -> None:
     st.set_page_config(page_title="CRM Lens", layout="wide", page_icon=":material/insights:")
     setup_logging()
-    pg = navigation()
+    user = auth.gate()  # roles (issue #8): nobody logged in sees the login page only
+    pg = navigation("sidebar" if user else "hidden")
+    if user is None:
+        auth.login_page()
+        return
     try:
         if open_store() is None:
             return
         row = sidebar()
+        auth.sidebar_panel()
         if row is not None and row["is_sample"]:
             st.info(SAMPLE_BANNER, icon=":material/science:")
     except FragmentHandledException:

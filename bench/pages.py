@@ -107,7 +107,7 @@ def main(argv=None) -> int:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
             first = browser.new_page(viewport={"width": 1400, "height": 1000})
-            render(first, f"{url}/data", timeout_ms)  # the frame and the store, once
+            render(first, f"{url}/", timeout_ms)  # the Data page (the default page): the frame and the store, once
             for name in args.pages:
                 cold = render(first, f"{url}/{name}", timeout_ms)
                 again = browser.new_page(viewport={"width": 1400, "height": 1000})

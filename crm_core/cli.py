@@ -263,6 +263,94 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+EXPORT_TABLES = (*schema.TABLE_NAMES, "customer_facts")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """A canonical table of a dataset as CSV or Excel, formula injection neutralized (``crm_core.safe_export``)."""
+    from pathlib import Path
+
+    from crm_core import safe_export
+
+    if args.table not in EXPORT_TABLES:
+        raise CliError(f"TABLE must be one of {', '.join(EXPORT_TABLES)}, not {args.table!r}.")
+    with Store(args.db) as store:
+        dataset_id = _dataset_id(store, args.dataset)
+        frame = store.table(args.table, dataset_id).drop("dataset_id", "batch_id", strict=False)
+    payload = safe_export.csv_bytes(frame) if args.format == "csv" else safe_export.xlsx_bytes(frame, sheet=args.table)
+    out = Path(args.out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(payload)
+    except OSError as exc:
+        raise CliError(f"cannot write {out}: {exc.strerror}.") from exc
+    print(f"{out}: {frame.height} rows of {args.table} as {args.format}")
+    return 0
+
+
+def _read_new_password() -> str:
+    """The new password: from stdin when it is not a terminal (scripts), else asked twice without echo."""
+    import getpass
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat the password: ") != first:
+        raise CliError("the two passwords differ; nothing was changed.")
+    return first
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    """The local users file (``crm_core.auth``): add a user or change one, remove one, list them."""
+    from crm_core import auth
+
+    path = args.file
+    if args.action != "list" and not args.name:
+        raise CliError(f"users {args.action} needs a user NAME.")
+    try:
+        if args.action == "add":
+            if not args.role:
+                raise CliError("users add needs --role viewer, analyst or admin.")
+            password = None if args.keep_password else _read_new_password()
+            users = auth.set_user(args.name, args.role, password, path=path)
+            print(f"{users.path}: {args.name} is {args.role}")
+        elif args.action == "remove":
+            users = auth.remove_user(args.name, path=path)
+            print(f"{users.path}: {args.name} removed")
+        else:
+            users = auth.load_users(path)
+            rows = [{"user": n, "role": e["role"]} for n, e in sorted(users.users.items())]
+            if args.json:
+                _print_json(rows)
+            else:
+                for r in rows:
+                    print(f"{r['user']}: {r['role']}")
+    except auth.AuthError as exc:
+        raise CliError(str(exc)) from exc
+    return 0
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    """The data-quality report of a dataset (issue #7): score, components, counts per problem, duplicate clusters."""
+    from crm_core import quality
+
+    with Store(args.db) as store:
+        report = quality.kept_report(store, _dataset_id(store, args.dataset))
+    out = report.to_dict()
+    if args.json:
+        _print_json(out)
+        return 0
+    score = "n/a (no customer records)" if report.score is None else f"{report.score:.1f} / 100"
+    print(f"Quality score: {score}")
+    for row in report.components.to_dicts():
+        value = "n/a" if row["value"] is None else f"{row['value']:.1%}"
+        print(f"  {row['label']} (weight {row['weight']:g}): {value}")
+    for row in report.problems.to_dicts():
+        print(f"{row['label']}: {row['count']:,}")
+    print(f"Duplicate clusters: {len(out['clusters']):,} (phone region {report.phone_region})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m crm_core", description="CRM Lens engine, headless.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -341,6 +429,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--period", choices=["quarter", "month", "year", "window"], default=None,
                    help="the latest whole quarter (default), month or year of the data, or the --start/--end window")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("export", help="write a canonical table as CSV or Excel (formula injection neutralized)")
+    p.add_argument("table", help="one of " + ", ".join(EXPORT_TABLES))
+    p.add_argument("--format", required=True, choices=["csv", "xlsx"])
+    p.add_argument("--out", required=True, help="file to write")
+    db_args(p)
+    p.add_argument("--dataset", default=None, help="dataset name (default: the only one)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("users", help="local users file for a shared deployment (roles viewer, analyst, admin)")
+    p.add_argument("action", choices=["add", "remove", "list"])
+    p.add_argument("name", nargs="?", default=None)
+    p.add_argument("--role", choices=["viewer", "analyst", "admin"], default=None)
+    p.add_argument("--keep-password", action="store_true", help="add: change only the role of an existing user")
+    p.add_argument("--file", default=None, help="users file (default: $CRM_LENS_USERS or .streamlit/users.toml)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_users)
+    p = sub.add_parser("quality", help="data-quality report: score, components, problems, duplicate clusters")
+    db_args(p)
+    p.add_argument("--dataset", default=None, help="dataset name (default: the only one)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_quality)
     return parser
 
 

@@ -143,6 +143,22 @@ _META_DDL = (
     # Page results of the default scope (crm_core/results.py), cleared whenever the facts are rebuilt.
     results.SEQUENCE_DDL,
     results.DDL,
+    # Data-quality fixes (crm_core/quality/fixes.py): each applied fix with the rows it touched as they were
+    # before and after, so it can be undone exactly.
+    """CREATE TABLE IF NOT EXISTS quality_audit (
+        fix_id INTEGER PRIMARY KEY,
+        dataset_id INTEGER NOT NULL,
+        kind VARCHAR NOT NULL,
+        summary VARCHAR,
+        applied_at TIMESTAMP NOT NULL,
+        applied_by VARCHAR,
+        customer_ids JSON NOT NULL,
+        rows_changed BIGINT,
+        "before" JSON NOT NULL,
+        "after" JSON NOT NULL,
+        undone_at TIMESTAMP,
+        undone_by VARCHAR
+    )""",
 )
 
 
@@ -350,7 +366,7 @@ class Store:
                 raise StoreError(f"There is no dataset {dataset_id}.")
             results.clear(cur, dataset_id)
             for table in (*schema.TABLE_NAMES, "customer_facts", "cost_rates", "targets", "assessments",
-                          "import_batches", "datasets"):
+                          "quality_audit", "import_batches", "datasets"):
                 cur.execute(f"DELETE FROM {quote_ident(table)} WHERE dataset_id = ?", [dataset_id])
 
     def batches(self, dataset_id: int | None = None) -> pl.DataFrame:

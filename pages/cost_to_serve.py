@@ -16,7 +16,7 @@ from crm_core import charts
 from crm_core.metrics import catalog
 from crm_core.metrics.cost import CostRatesError
 from crm_core.store import StoreError
-from ui import data, state, widgets
+from ui import auth, data, state, widgets
 from ui.frame import require_app_frame
 
 require_app_frame()
@@ -76,7 +76,7 @@ def rates_editor(ds: dict, unit: str) -> None:
         hide_index=True,
         width="stretch",
         num_rows="fixed",
-        disabled=["pool", "unit", "default_rate"],
+        disabled=["pool", "unit", "default_rate"] if auth.allowed("edit_cost_rates") else True,
         column_config={
             "pool": st.column_config.TextColumn("Pool", help="Activity pool: an interaction kind, orders or returns"),
             "unit": st.column_config.TextColumn("Unit", help="What the rate is charged per"),
@@ -84,6 +84,9 @@ def rates_editor(ds: dict, unit: str) -> None:
             "default_rate": st.column_config.NumberColumn(f"Default ({unit})", format="%.2f"),
         },
     )
+    if not auth.allowed("edit_cost_rates"):  # the save itself checks too (ui.data.save_cost_rates)
+        st.caption("Your role can read the rates; an analyst or admin can change them.")
+        return
     with st.container(horizontal=True, gap="small"):
         save = st.button("Save rates", key=state.COST_RATES_SAVE, type="primary", icon=":material/save:")
         reset = st.button("Reset to defaults", key=state.COST_RATES_RESET, icon=":material/restart_alt:")

@@ -13,8 +13,9 @@ from crm_core import schema
 from crm_core.ingest import pipeline
 from crm_core.ingest.model import IngestError
 from crm_core.store import StoreError
-from ui import data, state, widgets
+from ui import auth, data, state, widgets
 from ui.frame import require_app_frame
+from ui.quality import quality_section
 
 require_app_frame()
 
@@ -57,16 +58,26 @@ def plural(n: int, word: str) -> str:
 
 
 # ---------------------------------------------------------------------------- import
+def upload_limit_mb() -> int:
+    """The upload limit per file, in MB: ``[server] maxUploadSize`` in ``.streamlit/config.toml``."""
+    return int(st.get_option("server.maxUploadSize"))
+
+
 def import_section(ds: dict | None) -> None:
     st.subheader("Import exports")
+    if not auth.allowed("import"):  # run_import checks again (ui.auth.require)
+        st.caption("Your role can browse the datasets and download their tables; an analyst or admin imports.")
+        return
     state.reset_import_form_if_asked()
+    limit = upload_limit_mb()
     files = st.file_uploader(
-        "CRM exports: CSV, TSV, TXT, Excel (XLSX/XLSM) or Parquet — up to 200 MB per file",
+        f"CRM exports: CSV, TSV, TXT, Excel (XLSX/XLSM) or Parquet — up to {limit} MB per file",
         type=UPLOAD_TYPES,
         accept_multiple_files=True,
         key=state.UPLOAD,
         help="Exports from Salesforce, HubSpot, Shopify, Pipedrive and Zoho are recognised by their headers; "
-        "any other file with a header row works too — you confirm the columns below. Up to 200 MB per file.",
+        f"any other file with a header row works too — you confirm the columns below. Up to {limit} MB per file "
+        "(the server's upload limit).",
     )
     target = import_options(ds)
     if not files:
@@ -335,6 +346,7 @@ def run_import(
     target: str, chosen: list[pipeline.PreparedTable], file_ids: set[str], *,
     replace: bool, accept_partial: bool, nothing: bool,
 ) -> None:
+    auth.require("import")
     store = data.get_store()
     rows = sum(p.rows_ok for p in chosen)
     refused = None
@@ -404,10 +416,10 @@ def datasets_section(ds: dict | None) -> None:
                 **widgets.count_columns(schema.TABLES[t].label for t in schema.TABLE_NAMES),
             },
         )
-    if not frame.filter(pl.col("is_sample")).height:
+    if not frame.filter(pl.col("is_sample")).height and auth.allowed("load_sample"):
         if st.button("Load the sample company", key=state.LOAD_SAMPLE_BUTTON, icon=":material/science:"):
             load_sample()
-    if frame.is_empty():
+    if frame.is_empty() or not auth.allowed("delete_dataset"):  # delete_dataset checks again
         return
 
     names = frame["name"].to_list()
@@ -434,6 +446,7 @@ def datasets_section(ds: dict | None) -> None:
 
 def delete_dataset(name: str) -> None:
     """Button callback (runs before the page, so it may reset the confirmation and the picker)."""
+    auth.require("delete_dataset")
     store = data.get_store()
     try:
         dataset_id = store.dataset_id(name)
@@ -453,6 +466,7 @@ def delete_dataset(name: str) -> None:
 
 
 def load_sample() -> None:
+    auth.require("load_sample")
     store = data.get_store()
     try:
         with st.spinner("Loading the sample company…"):
@@ -561,4 +575,7 @@ if selected is not None:
     st.divider()
     coverage_section(selected)
     st.divider()
+    quality_section(selected)  # issue #7: ui/quality.py
+    st.divider()
     tables_section(selected)
+auth.users_section()  # admins with a users file: who has which role

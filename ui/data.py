@@ -22,7 +22,7 @@ from crm_core import schema, views
 from crm_core.metrics import scope
 from crm_core.store import Store, default_path
 
-from ui import state
+from ui import auth, state
 
 log = logging.getLogger("crm_lens.ui")
 
@@ -331,6 +331,7 @@ def save_cost_rates(dataset_id: int, rates: pl.DataFrame) -> None:
     cached read so every figure recomputes. Raises ``CostRatesError`` / ``StoreError`` with nothing saved."""
     from crm_core.metrics import cost
 
+    auth.require("edit_cost_rates")
     cost.set_rates(get_store(), dataset_id, rates)
     clear_caches()
 
@@ -342,4 +343,5 @@ def cost_view(scope_: scope.Scope, top: int = TOP_CUSTOMERS) -> dict:
 
 def prepare_pages(dataset_id: int, progress=None) -> dict[str, float]:
     """Compute and keep the default-scope views of a dataset (``crm_core.views.warm``), after an import."""
+    auth.require("prepare_pages")
     return views.warm(get_store(), dataset_id, progress)

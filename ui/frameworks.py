@@ -24,7 +24,7 @@ from crm_core.frameworks.scoring import Answers
 from crm_core.metrics import catalog
 from crm_core.metrics.scope import Scope
 from crm_core.store import StoreError
-from ui import data, state, widgets
+from ui import auth, data, state, widgets
 
 log = logging.getLogger("crm_lens.ui")
 
@@ -217,17 +217,25 @@ def open_and_save_bar(rubric: Rubric, ds: dict, saved: list[Assessment]) -> None
                       help="Who made this assessment; saved with it.")
 
 
+def save_assessment(dataset_id: int, answers: Answers) -> int:
+    """Store the answers as a new assessment of the dataset (analysts and admins); returns its id."""
+    auth.require("save_assessment")
+    return store_assessments.save_assessment(data.get_store(), dataset_id, answers)
+
+
 def save_buttons(rubric: Rubric, ds: dict) -> None:
     fw = rubric.framework
+    may_save = auth.allowed("save_assessment")
     with st.container(horizontal=True, gap="small"):
-        save = st.button("Save as a new assessment", key=save_key(fw), type="primary", icon=":material/save:")
+        save = may_save and st.button("Save as a new assessment", key=save_key(fw), type="primary",
+                                      icon=":material/save:")
         st.button("Start a new, empty assessment", key=clear_key(fw), on_click=_clear, args=(fw,),
                   icon=":material/note_add:")
     if not save:
         return
     answers = answers_from_state(rubric)
     try:
-        new_id = store_assessments.save_assessment(data.get_store(), ds["dataset_id"], answers)
+        new_id = save_assessment(ds["dataset_id"], answers)
     except StoreError as exc:
         log.info("%s assessment not saved for dataset %s: %s", fw, ds["dataset_id"], exc)
         st.error(f"{exc} Nothing was saved.", icon=":material/error:")

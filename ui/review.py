@@ -19,7 +19,7 @@ from crm_core.metrics.scope import Scope
 from crm_core.report import ReportError, export, periods, sections
 from crm_core.report import review as review_mod
 from crm_core.store import Store, StoreError
-from ui import data, state, widgets
+from ui import auth, data, state, widgets
 
 log = logging.getLogger("crm_lens.ui")
 
@@ -70,6 +70,7 @@ def targets_frame(dataset_id: int, kind: str) -> pl.DataFrame:
 
 def save_targets(dataset_id: int, kind: str, values: dict[str, float | None]) -> dict[str, float]:
     """Validate and store the targets of a period kind, then forget every cached read."""
+    auth.require("edit_targets")
     saved = targets_mod.set_targets(data.get_store(), dataset_id, kind, values)
     data.clear_caches()
     return saved
@@ -107,7 +108,7 @@ def targets_editor(ds: dict, kind: str) -> None:
         hide_index=True,
         width="stretch",
         num_rows="fixed",
-        disabled=["label", "unit", "better"],
+        disabled=["label", "unit", "better"] if auth.allowed("edit_targets") else True,
         column_config={
             "label": st.column_config.TextColumn("KPI"),
             "unit": st.column_config.TextColumn("Unit", help="count, currency, share (0..1) or score"),
@@ -115,6 +116,9 @@ def targets_editor(ds: dict, kind: str) -> None:
             "target": st.column_config.NumberColumn("Target", help="Empty: no target"),
         },
     )
+    if not auth.allowed("edit_targets"):
+        st.caption("Your role can read the targets; an analyst or admin can change them.")
+        return
     if not st.button("Save targets", key=TARGETS_SAVE, type="primary", icon=":material/save:"):
         return
     new = edited if isinstance(edited, pl.DataFrame) else pl.from_pandas(edited)

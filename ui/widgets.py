@@ -4,7 +4,6 @@ goes to the log, never the screen)."""
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 from collections.abc import Iterable
@@ -12,6 +11,8 @@ from collections.abc import Iterable
 import polars as pl
 import streamlit as st
 
+from crm_core import safe_export
+from crm_core.auth import PermissionDenied
 from crm_core.ingest.model import IngestError, Problem
 from crm_core.store import StoreError
 
@@ -93,13 +94,9 @@ def download_table(frame: pl.DataFrame, file_name: str, *, key: str, what: str =
 
 
 def excel_bytes(frame: pl.DataFrame, *, sheet: str = "data") -> bytes:
-    """A one-sheet .xlsx workbook of ``frame`` (Enum/categorical columns written as text)."""
-    plain = frame.with_columns(
-        pl.col(c).cast(pl.String) for c, t in frame.schema.items() if isinstance(t, (pl.Enum, pl.Categorical))
-    )
-    buffer = io.BytesIO()
-    plain.write_excel(buffer, worksheet=re.sub(r"[\\/*?:\[\]]", " ", sheet)[:31] or "data", autofit=True)
-    return buffer.getvalue()
+    """A one-sheet .xlsx workbook of ``frame`` (Enum/categorical columns written as text), formula injection
+    neutralized (``crm_core.safe_export``: text starting with = + - @ tab or CR gets a leading quote)."""
+    return safe_export.xlsx_bytes(frame, sheet=sheet)
 
 
 def count_columns(names: Iterable[str]) -> dict:
@@ -146,14 +143,17 @@ def problems_table(problems: Iterable[Problem], *, key: str | None = None) -> No
 
 
 def safe_file_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "data"
+    """A download file name from any text (dataset names come from users): ASCII letters, digits, ``.``, ``_``
+    and ``-`` only, no leading or trailing dots (no ``..``, no hidden file), never empty."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("._-") or "data"
 
 
 def download_frame(frame: pl.DataFrame, label: str, file_name: str, *, key: str) -> None:
-    """A CSV download of a Polars frame (UTF-8, header row, ISO dates), written on click; no rerun."""
+    """A CSV download of a Polars frame (UTF-8, header row, ISO dates, text cells starting with = + - @ tab or CR
+    neutralized by a leading quote), written on click; no rerun."""
     st.download_button(
         label,
-        data=lambda: frame.write_csv().encode("utf-8"),
+        data=lambda: safe_export.csv_bytes(frame),  # formula injection neutralized (crm_core.safe_export)
         file_name=safe_file_name(file_name.removesuffix(".csv")) + ".csv",
         mime="text/csv",
         key=key,
@@ -171,7 +171,7 @@ def show_flashes() -> None:
 def user_message(exc: BaseException) -> str:
     """What the user reads for an exception: the message of errors written for users, otherwise
     what happened in general terms and what to do next."""
-    if isinstance(exc, (StoreError, IngestError)):
+    if isinstance(exc, (StoreError, IngestError, PermissionDenied)):
         return str(exc)
     return (
         f"{UNEXPECTED_ERROR} while showing this page ({type(exc).__name__}). Nothing in your data was "

@@ -18,7 +18,7 @@ acquisition    new_customers; deals: win_rate, sales_cycle_days; penetration: ca
                cross_sell_rate (``metrics.acquisition``)
 satisfaction   response_rate (``metrics.satisfaction``)
 history        historical_clv (mean value to date per customer)
-quality        data_completeness, duplicate_rate (``frameworks.data_quality``)
+quality        data_completeness, duplicate_rate, quality_score (``crm_core.quality``: the dataset's kept report)
 =============  =====================================================================================
 
 Per-customer rates over interactions (interactions_per_customer, tickets_per_customer) divide by the customers of
@@ -36,7 +36,6 @@ from datetime import datetime
 
 import polars as pl
 
-from crm_core.frameworks import data_quality
 from crm_core.metrics import catalog
 from crm_core.metrics.scope import Scope
 
@@ -178,9 +177,16 @@ def _history(store, scope: Scope) -> Values:
 
 
 def _quality(store, scope: Scope) -> Values:
+    """Data quality is measured on the dataset's customer records as a whole (``crm_core.quality``), not per
+    filter or window: the fixes act on whole records, and a filter would hide duplicates across regions. The
+    report is kept in the store, so this is a read after its first computation."""
+    from crm_core import quality
+
+    report = quality.kept_report(store, scope.dataset_id)
     return {
-        "data_completeness": data_quality.data_completeness(store, scope)["completeness"],
-        "duplicate_rate": data_quality.duplicate_rate(store, scope)["duplicate_rate"],
+        "data_completeness": report.contact_completeness,
+        "duplicate_rate": report.duplicate_rate,
+        "quality_score": report.score,
     }
 
 
@@ -199,7 +205,7 @@ GROUPS: dict[str, tuple[Callable[..., Values], tuple[str, ...]]] = {
     "penetration": (_penetration, ("categories_per_customer", "cross_sell_rate")),
     "satisfaction": (_satisfaction, ("response_rate",)),
     "history": (_history, ("historical_clv",)),
-    "quality": (_quality, ("data_completeness", "duplicate_rate")),
+    "quality": (_quality, ("data_completeness", "duplicate_rate", "quality_score")),
 }
 GROUP_OF: dict[str, str] = {mid: g for g, (_, ids) in GROUPS.items() for mid in ids}
 
@@ -237,6 +243,8 @@ def format_value(metric_id: str, value, currency: str | None = None) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
     unit = catalog.metric(metric_id).unit
+    if metric_id == "quality_score":  # a 0-100 score, not a signed one like NPS
+        return f"{value:.0f} / 100"
     if unit == "share":
         return f"{value:.1%}"
     if unit == "currency":

@@ -22,6 +22,15 @@ from crm_core.ingest.model import IngestError, RawTable
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
+# Decompression-bomb guard for workbooks (zip containers), checked before any parser sees the file; the
+# limits follow Apache POI's ZipSecureFile (minimum inflate ratio 0.01, i.e. at most 100x per member).
+MAX_UNZIPPED_BYTES = 2 * 1024 * 1024 * 1024  # all members together, uncompressed
+MAX_ZIP_RATIO = 100  # uncompressed / compressed size of one member (members over RATIO_FROM_BYTES)
+RATIO_FROM_BYTES = 1024 * 1024
+MAX_ZIP_MEMBERS = 10_000
+MAX_COLUMNS = 2_000  # a CRM export has tens to a few hundred columns
+MAX_HEADER_CHARS = 1_000  # one header cell; longer means row 1 is not a header row
+
 TEXT_EXTENSIONS = (".csv", ".tsv", ".txt")
 EXCEL_EXTENSIONS = (".xlsx", ".xlsm", ".xls")
 PARQUET_EXTENSIONS = (".parquet", ".pq")
@@ -32,6 +41,7 @@ OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls, or an encrypted
 PARQUET_MAGIC = b"PAR1"
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
 
 DELIMITERS = (",", ";", "\t", "|")
 SNIFF_CHARS = 64 * 1024  # text looked at to choose the delimiter
@@ -110,7 +120,22 @@ def _not_a_workbook(name: str, data: bytes) -> str:
 
 
 # ---------------------------------------------------------------------------- headers
-def _name_columns(frame: pl.DataFrame, header: list[object]) -> tuple[pl.DataFrame, list[str]]:
+def _check_header(source: str, texts: list[str]) -> None:
+    """Refuse a header row no CRM export has: too many columns, or a cell too long to be a header."""
+    if len(texts) > MAX_COLUMNS:
+        raise IngestError(
+            f"{source} has {len(texts):,} columns; the limit is {MAX_COLUMNS:,}. Check that the delimiter is right, "
+            "or export fewer columns."
+        )
+    longest = max((len(t) for t in texts), default=0)
+    if longest > MAX_HEADER_CHARS:
+        raise IngestError(
+            f"{source}: row 1 is not a header row (a header cell of {longest:,} characters; the limit is "
+            f"{MAX_HEADER_CHARS:,}). Check the delimiter and that the export starts with its column names."
+        )
+
+
+def _name_columns(frame: pl.DataFrame, header: list[object], source: str | None = None) -> tuple[pl.DataFrame, list[str]]:
     """Give a freshly read frame its headers; return it with a note for every header changed.
 
     Columns with neither a header nor a value (a trailing delimiter) are dropped; other blank
@@ -120,6 +145,7 @@ def _name_columns(frame: pl.DataFrame, header: list[object]) -> tuple[pl.DataFra
     """
     header = (list(header) + [None] * frame.width)[: frame.width]
     texts = ["" if h is None else str(h).strip(HEADER_JUNK) for h in header]
+    _check_header(source or "The file", texts)
     keep = [i for i, t in enumerate(texts) if t or _has_values(frame.to_series(i))]
     names, notes, seen = [], [], set()
     for i in keep:
@@ -164,7 +190,20 @@ def _read_text(name: str, data: bytes) -> RawTable:
     if not text.strip():
         raise IngestError(_empty(name))
     delimiter = hinted or _sniff_delimiter(text)
-    header = next(csv.reader(io.StringIO(text), delimiter=delimiter))
+    first_line = text[: text.find("\n") + 1 or len(text)]
+    if len(first_line) > MAX_HEADER_CHARS * MAX_COLUMNS:
+        raise IngestError(
+            f"{name}: row 1 is not a header row ({len(first_line):,} characters); check that the file is a CSV "
+            "export that starts with its column names."
+        )
+    try:
+        header = next(csv.reader(io.StringIO(text), delimiter=delimiter))
+    except csv.Error as exc:
+        raise IngestError(
+            f"{name}: row 1 is not a header row ({exc}); check the delimiter and that the export starts with its "
+            "column names."
+        ) from exc
+    _check_header(name, [h.strip(HEADER_JUNK) for h in header])
     # hand polars the original bytes when they already are the UTF-8 text it needs
     unchanged = encoding in ("utf-8", "utf-8-sig") and len(text) == len(decoded)
     payload = data.removeprefix(UTF8_BOM) if unchanged else text.encode("utf-8")
@@ -184,7 +223,7 @@ def _read_text(name: str, data: bytes) -> RawTable:
             f"{name} could not be read as a table ({_first_line(exc)}); check that every row has as many "
             "fields as the header row and that quotes are closed."
         ) from exc
-    frame, notes = _name_columns(frame, header)
+    frame, notes = _name_columns(frame, header, name)
     if frame.width == 0:  # nothing but delimiters
         raise IngestError(_empty(name))
     return RawTable(source=name, frame=frame, file_name=name, encoding=encoding, delimiter=delimiter, notes=notes)
@@ -194,8 +233,10 @@ def _decode(name: str, data: bytes) -> tuple[str, str]:
     """Text and encoding: UTF-8 (BOM stripped), UTF-16 with BOM, cp1252, else a detected one."""
     if data.startswith(UTF8_BOM):
         return _decode_as(name, data[len(UTF8_BOM) :], "utf-8"), "utf-8-sig"
+    if data.startswith(UTF32_BOMS):
+        return _no_nul(name, _decode_as(name, data, "utf-32")), "utf-32"
     if data.startswith(UTF16_BOMS):
-        return _decode_as(name, data, "utf-16"), "utf-16"
+        return _no_nul(name, _decode_as(name, data, "utf-16")), "utf-16"
     if _looks_binary(data[:8192]):
         raise IngestError(
             f"{name} holds binary data, not text; export the data as CSV, XLSX or Parquet and upload that file."
@@ -209,6 +250,15 @@ def _decode(name: str, data: bytes) -> tuple[str, str]:
     if best is None:
         raise IngestError(f"{name} cannot be decoded as text; save it as a UTF-8 CSV and upload it again.")
     return str(best), best.encoding
+
+
+def _no_nul(name: str, text: str) -> str:
+    if "\x00" in text:
+        raise IngestError(
+            f"{name} holds NUL characters, so it is binary data or text in the wrong encoding; export the data as "
+            "CSV (UTF-8), XLSX or Parquet and upload that file."
+        )
+    return text
 
 
 def _decode_as(name: str, data: bytes, encoding: str) -> str:
@@ -266,20 +316,72 @@ def _first_line(exc: Exception) -> str:
 # ---------------------------------------------------------------------------- workbooks
 def _read_zip(name: str, data: bytes) -> list[RawTable]:
     try:
-        members = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
-    except zipfile.BadZipFile as exc:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = set(archive.namelist())
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
         raise IngestError(f"{name} is a damaged zip file; export it again.") from exc
     if not members & {"xl/workbook.xml", "xl/workbook.bin"}:
         raise IngestError(
             f"{name} is a zip archive, not an Excel workbook; unzip it and upload the CSV or XLSX file inside."
         )
+    _check_unzipped_size(name, archive)
     return _read_workbook(
         name, data, f"{name} could not be read as an Excel workbook ({{detail}}); open it in Excel and save it again."
     )
 
 
+def _bomb(name: str, why: str) -> IngestError:
+    return IngestError(
+        f"{name} is refused: {why}, which is what a decompression bomb looks like, not a CRM export. "
+        "Open it in Excel and save it again, or export the data as CSV."
+    )
+
+
+def _check_unzipped_size(name: str, archive: zipfile.ZipFile) -> None:
+    """Refuse a workbook that would unpack to too much: too many members, a member compressed more than
+    ``MAX_ZIP_RATIO`` times, or more than ``MAX_UNZIPPED_BYTES`` in all — first by the sizes the zip
+    declares, then by actually inflating each member with a running count (a zip can lie about its sizes;
+    the parser would not notice)."""
+    infos = archive.infolist()
+    if len(infos) > MAX_ZIP_MEMBERS:
+        raise _bomb(name, f"it holds {len(infos):,} files (a workbook has a few dozen)")
+    declared = 0
+    for info in infos:
+        declared += info.file_size
+        if info.file_size > RATIO_FROM_BYTES and info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1):
+            raise _bomb(
+                name, f"its part {info.filename} would unpack {info.file_size // max(info.compress_size, 1):,} "
+                f"times larger ({_size(info.file_size)} from {_size(info.compress_size)})"
+            )
+    if declared > MAX_UNZIPPED_BYTES:
+        raise _bomb(name, f"it would unpack to {_size(declared)} (the limit is {_size(MAX_UNZIPPED_BYTES)})")
+    total = 0
+    try:
+        for info in infos:
+            read = 0
+            with archive.open(info) as member:
+                while chunk := member.read(1024 * 1024):
+                    read += len(chunk)
+                    total += len(chunk)
+                    if total > MAX_UNZIPPED_BYTES or read > max(MAX_ZIP_RATIO * max(info.compress_size, 1),
+                                                                RATIO_FROM_BYTES):
+                        raise _bomb(name, f"its part {info.filename} unpacks to more than it declares")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError, NotImplementedError) as exc:
+        raise IngestError(f"{name} is a damaged zip file ({_first_line(exc)}); export it again.") from exc
+    except RuntimeError as exc:  # an encrypted zip member
+        raise IngestError(f"{name} is password-protected; remove the password in Excel and save it again.") from exc
+
+
+ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")  # the OLE2 stream of a password-protected .xlsx
+
+
 def _read_legacy_excel(name: str, data: bytes) -> list[RawTable]:
     """An OLE2 file: a legacy .xls (calamine reads it) or a password-protected .xlsx (unreadable)."""
+    if ENCRYPTED_STREAM in data[:1024 * 1024] or ENCRYPTED_STREAM in data[-1024 * 1024:]:
+        raise IngestError(
+            f"{name} is password-protected (encrypted); open it in Excel, remove the password (File › Info › "
+            "Protect Workbook) and save it again, or export the data as CSV."
+        )
     return _read_workbook(
         name,
         data,
@@ -331,7 +433,7 @@ def _raw_header(reader: fastexcel.ExcelReader, sheet: str) -> list[object]:
 
 
 def _sheet_table(name: str, sheet: str, frame: pl.DataFrame, header: list[object]) -> RawTable:
-    frame, notes = _name_columns(frame, header)
+    frame, notes = _name_columns(frame, header, f"{name}{SHEET_SEPARATOR}{sheet}")
     return RawTable(source=f"{name}{SHEET_SEPARATOR}{sheet}", frame=frame, file_name=name, sheet=sheet, notes=notes)
 
 
@@ -343,5 +445,5 @@ def _read_parquet(name: str, data: bytes) -> RawTable:
         raise IngestError(f"{name} could not be read as Parquet ({_first_line(exc)}); export it again.") from exc
     if frame.width == 0:
         raise IngestError(_empty(name))
-    frame, notes = _name_columns(frame, frame.columns)
+    frame, notes = _name_columns(frame, frame.columns, name)
     return RawTable(source=name, frame=frame, file_name=name, notes=notes)

@@ -1,4 +1,5 @@
-"""Data completeness and duplicate rate of customer records, by hand on a four-customer dataset."""
+"""Data completeness and duplicate rate of customer records (catalog ids kept from the first, small module; now
+computed by ``crm_core.quality``), by hand on a four-customer dataset."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from datetime import datetime
 import polars as pl
 import pytest
 
-from crm_core.frameworks import data_quality
+from crm_core import quality
+from crm_core.frameworks import evidence
 from crm_core.metrics.scope import Scope
 
 from .conftest import tiny
@@ -26,29 +28,35 @@ CUSTOMERS = pl.DataFrame({
 
 def test_completeness_counts_filled_contact_fields(store):
     ds = tiny(store, customers=CUSTOMERS)
-    out = data_quality.data_completeness(store, Scope(ds))
+    report = quality.kept_report(store, ds)
     # filled: name 3 (C3 blank), email 3, phone 2, company 2, country 3 = 13 of 4 × 5 = 20
-    assert out["customers"] == 4 and out["filled"] == 13
-    assert out["completeness"] == pytest.approx(13 / 20)
-    assert out["by_field"] == {"name": 0.75, "email": 0.75, "phone": 0.5, "company": 0.5, "country": 0.75}
+    assert report.customers == 4
+    assert report.contact_completeness == pytest.approx(13 / 20)
+    by_field = {r["field"]: r["completeness"] for r in report.completeness.filter(pl.col("table") == "customers")
+                .to_dicts()}
+    assert {f: by_field[f] for f in ("name", "email", "phone", "company", "country")} == {
+        "name": 0.75, "email": 0.75, "phone": 0.5, "company": 0.5, "country": 0.75}
 
 
 def test_duplicates_share_a_trimmed_lower_cased_email(store):
     ds = tiny(store, customers=CUSTOMERS)
-    out = data_quality.duplicate_rate(store, Scope(ds))
+    report = quality.kept_report(store, ds)
     # C1 and C2 share ann@x.com once trimmed and lower-cased: 2 of 4 records
-    assert out == {"customers": 4, "duplicated": 2, "emails": 1, "duplicate_rate": 0.5}
+    assert report.cluster_lists() == [["C1", "C2"]]
+    assert report.duplicate_rate == 0.5
 
 
-def test_filters_and_window_end_narrow_the_records(store):
+def test_evidence_reads_the_dataset_report_whatever_the_filter(store):
+    """Quality is measured on the whole dataset (the fixes act on whole records)."""
     ds = tiny(store, customers=CUSTOMERS)
     europe = Scope(ds, regions=("Europe",))
-    assert data_quality.duplicate_rate(store, europe)["duplicate_rate"] == pytest.approx(2 / 3)
-    before_dee = Scope(ds, start=datetime(2024, 1, 1).date(), end=datetime(2024, 3, 1).date())
-    assert data_quality.data_completeness(store, before_dee)["customers"] == 3
+    values = evidence.metric_values(store, europe, ["data_completeness", "duplicate_rate", "quality_score"])
+    report = quality.kept_report(store, ds)
+    assert values == {"data_completeness": pytest.approx(13 / 20), "duplicate_rate": 0.5,
+                      "quality_score": pytest.approx(report.score)}
 
 
 def test_no_customer_records_gives_none(store):
     ds = tiny(store)
-    assert data_quality.data_completeness(store, Scope(ds))["completeness"] is None
-    assert data_quality.duplicate_rate(store, Scope(ds))["duplicate_rate"] is None
+    values = evidence.metric_values(store, Scope(ds), ["data_completeness", "duplicate_rate", "quality_score"])
+    assert values == {"data_completeness": None, "duplicate_rate": None, "quality_score": None}
