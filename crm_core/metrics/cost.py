@@ -67,16 +67,15 @@ class CostRatesError(ValueError):
 # ---------------------------------------------------------------------------------------------- SQL
 
 
-_INCLUDE = re.compile(r"^[ \t]*-- @include (\w+)[ \t]*$", re.MULTILINE)
 
 
 def expand(text: str) -> str:
-    """Replace every ``-- @include <name>`` line of a query by ``crm_core/sql/<name>.sql``.
+    """Replace every ``-- @include <name>`` line of a query by ``crm_core/sql/<name>.sql`` (``sql.expand``).
 
     This is how the cost-to-serve CTEs are shared by the stored facts, the windowed facts and
     :func:`cost_to_serve` instead of being written three times.
     """
-    return _INCLUDE.sub(lambda m: expand(sql.load(m.group(1))).strip(), text)
+    return sql.expand(text)
 
 
 def render(name: str, **parts: str) -> str:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from crm_core import sql
 from crm_core.metrics.scope import Scope, purchases_sql
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -70,25 +71,8 @@ sales_by AS (
 -- retention: the islands of days on which a customer is active (bought in the L days before), as in
 -- crm_core/sql/retention_churn.sql; base = active on the period start, retained = also active the day after
 -- the period end.
-days AS (
-    SELECT DISTINCT customer_id, CAST(occurred_at AS DATE) AS day FROM scoped
-    WHERE CAST(occurred_at AS DATE) <= $cur_end::DATE
-),
-marked AS (
-    SELECT customer_id, day,
-           CASE WHEN day - lag(day) OVER (PARTITION BY customer_id ORDER BY day) <= $inactivity::INTEGER
-                THEN 0 ELSE 1 END AS new_island
-    FROM days
-),
-numbered AS (
-    SELECT customer_id, day,
-           SUM(new_island) OVER (PARTITION BY customer_id ORDER BY day ROWS UNBOUNDED PRECEDING) AS island
-    FROM marked
-),
-islands AS (
-    SELECT customer_id, MIN(day) + 1 AS lo, MAX(day) + $inactivity::INTEGER AS hi
-    FROM numbered GROUP BY customer_id, island
-),
+-- @include activity_islands
+,
 base AS (
     SELECT p.period, i.customer_id FROM periods p JOIN islands i ON p.period_start BETWEEN i.lo AND i.hi
 ),
@@ -155,10 +139,10 @@ def group_counts(store: Store, scope: Scope, periods: MoverPeriods) -> pl.DataFr
     (one DuckDB query). Columns: dimension, grp, revenue_/customers_/base_/retained_ current and previous."""
     if periods.inactivity_days < 1:
         raise ValueError(f"inactivity_days must be at least 1; got {periods.inactivity_days!r}")
-    text = _SQL.format(purchases=purchases_sql(windowed=False, statuses=("completed",)), not_set=NOT_SET)
+    text = sql.expand(_SQL.format(purchases=purchases_sql(windowed=False, statuses=("completed",)), not_set=NOT_SET))
     params = {
         **scope.params(text),
-        "cur_start": periods.current_start, "cur_end": periods.current_end,
+        "cur_start": periods.current_start, "cur_end": periods.current_end, "islands_until": periods.current_end,
         "prev_start": periods.previous_start, "prev_end": periods.previous_end,
         "inactivity": int(periods.inactivity_days),
     }

@@ -113,7 +113,7 @@ def _run(store, scope: Scope, name: str, *, outer: str = "SELECT * FROM q", **va
     """
     text = (
         f"WITH scoped AS ({purchases_sql(windowed=False, statuses=('completed',))}),\n"
-        f"q AS (\n{sql.load(name)}\n)\n{outer}"
+        f"q AS (\n{sql.expand(sql.load(name))}\n)\n{outer}"
     )
     used = set(re.findall(r"\$([A-Za-z_]\w*)", _COMMENT.sub("", text)))
     every = {**scope.params(), **values}
@@ -345,7 +345,7 @@ def _inactivity(store, scope: Scope, inactivity_days: int | None) -> int:
 
 def _churn_periods(store, scope: Scope, starts: list[date], ends: list[date], days: int) -> pl.DataFrame:
     return _run(store, scope, "retention_churn", starts=starts, ends=ends, inactivity=days,
-                last_day=max(ends)).sort("period_start")
+                islands_until=max(ends)).sort("period_start")
 
 
 def churn(store, scope: Scope, inactivity_days: int | None = None) -> ChurnResult:

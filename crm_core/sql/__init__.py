@@ -5,6 +5,7 @@ Values are always bound as parameters (``$dataset`` …), never formatted into t
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -23,3 +24,12 @@ def load(name: str) -> str:
 def quote_ident(name: str) -> str:
     """Quote an identifier for DuckDB so any column/table name is safe in SQL."""
     return '"' + str(name).replace('"', '""') + '"'
+
+
+_INCLUDE = re.compile(r"^[ \t]*-- @include (\w+)[ \t]*$", re.MULTILINE)
+
+
+def expand(text: str) -> str:
+    """Replace every ``-- @include <name>`` line of a query by ``crm_core/sql/<name>.sql`` (recursively): how a
+    fragment of CTEs (the costing, the purchase measures, the activity islands) is written once and shared."""
+    return _INCLUDE.sub(lambda m: expand(load(m.group(1))).strip(), text)

@@ -1,6 +1,7 @@
 -- Churn under an inactivity rule, for several periods at once (crm_core.metrics.retention.churn and
 -- churn_trend). Reads `scoped` (completed purchases, whole filtered history). Bound: $starts and
--- $ends (DATE[] of equal length: first and last day of each period), $inactivity (L days).
+-- $ends (DATE[] of equal length: first and last day of each period), $inactivity (L days),
+-- $islands_until (the last period end; activity_islands.sql).
 --
 -- A customer is *active on day X* when they bought in the L days before X: some purchase day d
 -- with X - L <= d <= X - 1. For period [S, E]: the base is the customers active on S (bought in
@@ -12,26 +13,8 @@
 -- few disjoint islands [first d + 1, last d + L] (gaps and islands). A point is then matched to at
 -- most one island of a customer — one range join, no customer × period product.
 WITH
-days AS (
-    SELECT DISTINCT customer_id, CAST(occurred_at AS DATE) AS day
-    FROM scoped
-    WHERE CAST(occurred_at AS DATE) <= $last_day::DATE
-),
-marked AS (
-    SELECT customer_id, day,
-           CASE WHEN day - lag(day) OVER (PARTITION BY customer_id ORDER BY day) <= $inactivity::INTEGER
-                THEN 0 ELSE 1 END AS new_island
-    FROM days
-),
-numbered AS (
-    SELECT customer_id, day,
-           SUM(new_island) OVER (PARTITION BY customer_id ORDER BY day ROWS UNBOUNDED PRECEDING) AS island
-    FROM marked
-),
-islands AS (
-    SELECT customer_id, MIN(day) + 1 AS lo, MAX(day) + $inactivity::INTEGER AS hi
-    FROM numbered GROUP BY customer_id, island
-),
+-- @include activity_islands
+,
 periods AS (
     SELECT unnest($starts::DATE[]) AS period_start, unnest($ends::DATE[]) AS period_end
 ),
