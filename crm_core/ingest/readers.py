@@ -297,8 +297,13 @@ def _sniff_delimiter(text: str) -> str:
     truncated = len(text) > SNIFF_CHARS
 
     def score(delimiter: str) -> tuple[float, int]:
-        records = csv.reader(io.StringIO(sample), delimiter=delimiter)
-        rows = [r for r in itertools.islice(records, SNIFF_RECORDS + 1) if r]
+        # newline="": a lone CR ends a line as csv expects, instead of raising "new-line character seen
+        # in unquoted field" (found by tests/unit/ingest/test_hostile_names.py)
+        records = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
+        try:
+            rows = [r for r in itertools.islice(records, SNIFF_RECORDS + 1) if r]
+        except csv.Error:  # not a consistent file with this delimiter
+            return 0.0, 0
         if truncated and len(rows) > 1:
             rows = rows[:-1]  # the last record may be cut off
         width = len(rows[0]) if rows else 0
