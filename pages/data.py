@@ -19,7 +19,7 @@ from ui.quality import quality_section
 
 require_app_frame()
 
-UPLOAD_TYPES = ["csv", "txt", "tsv", "xlsx", "xlsm", "parquet"]
+UPLOAD_TYPES = state.UPLOAD_TYPES
 NONE = "(none)"
 PREVIEW_ROWS = 20
 

@@ -24,6 +24,7 @@ RESET_FILTERS = "reset_filters"  # button
 
 # ---------------------------------------------------------------------------- Data page
 UPLOAD = "upload"  # file_uploader
+UPLOAD_TYPES = ["csv", "txt", "tsv", "xlsx", "xlsm", "parquet"]  # what the uploader accepts
 IMPORT_TARGET = "import_target"  # radio: "selected" or "new"
 NEW_DATASET = "new_dataset"  # text_input: name of a new dataset
 IMPORT_MODE = "import_mode"  # radio: "append" or "replace"

@@ -1,4 +1,4 @@
-"""A sample of the bad-input corpus (tests/fixtures/bad) through the Data page: each upload shows a message
+"""The bad-input corpus (tests/fixtures/bad) through the Data page: each upload shows a message
 naming the problem, nothing of the dashboard breaks, and the store is unchanged (issue #8)."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from .test_data_page import DATA_PAGE, assert_clean
 
 BAD = Path(__file__).resolve().parents[1] / "fixtures" / "bad"
 EXPECTED: dict[str, str] = json.loads((BAD / "expected.json").read_text())
-SAMPLE = ["empty.csv", "nul_bytes.csv", "wide_10k_columns.csv", "one_mb_single_line.csv", "password_protected.xlsx",
-          "zip_bomb.xlsx", "no_sheets.xlsx", "header_only.csv", "mixed_types.csv", "mixed_currencies.csv",
-          "truncated.parquet", "utf16_with_nul_chars.csv"]
+# Every file of the corpus the uploader takes; a .json or .xls file is refused by the uploader itself (its
+# accepted types, enforced by the browser) before the app sees it, and goes through the CLI test instead.
+SAMPLE = sorted(n for n in EXPECTED if Path(n).suffix.lstrip(".").casefold() in state.UPLOAD_TYPES)
 
 
 def shown_text(at) -> str:
