@@ -30,6 +30,7 @@ TOP_CUSTOMERS = 25
 CURVE_POINTS = 2000  # points kept of a Pareto or whale curve: the line looks the same
 HOLDOUT_MONTHS = (3, 6, 9)
 DEFAULT_HOLDOUT_MONTHS = 6
+SEGMENT_KS = tuple(range(2, 9))  # the fixed k the Differentiate page offers besides "auto"
 
 
 def buyers(store, scope: Scope) -> pl.DataFrame:
@@ -84,10 +85,22 @@ def identify_summary(store, scope: Scope) -> dict:
     return identify.identify_summary(store, scope)
 
 
+def segment_features(store, scope: Scope) -> pl.DataFrame:
+    """The k-means features of the scope's buyers (``differentiate.segment_features``), with CLV from the
+    kept ``clv_fit`` view at the facts' as-of day rather than a fit of their own. Kept apart from the
+    segmentation so that choosing another k costs the k-means fit alone."""
+    from crm_core.metrics import differentiate
+
+    cal = scope.end or facts.default_scope(store, scope.dataset_id).end  # the facts' as-of day
+    fitted = compute(store, "clv_fit", scope, calibration_end=cal) if cal is not None else {"error": "no purchases"}
+    clv_frame = None if fitted.get("error") else fitted["frame"]
+    return differentiate.segment_features(store, scope, with_clv=clv_frame is not None, clv_frame=clv_frame)
+
+
 def segmentation(store, scope: Scope, k: int | str = "auto") -> dict:
     from crm_core.metrics import differentiate
 
-    return differentiate.segment_report(store, scope, k)
+    return differentiate.segment_report(store, scope, k, features=compute(store, "segment_features", scope))
 
 
 # ---------------------------------------------------------------------------------------------- retention & CLV
@@ -217,6 +230,7 @@ VIEWS: dict[str, Callable] = {
     "portfolio_kpis": portfolio_kpis,
     "portfolio": portfolio,
     "identify": identify_summary,
+    "segment_features": segment_features,
     "segmentation": segmentation,
     "retention_overview": retention_overview,
     "cohorts": cohort_cells,
@@ -242,7 +256,9 @@ def default_requests(scope: Scope) -> list[tuple[str, dict]]:
     span = (scope.start, scope.end)
     requests: list[tuple[str, dict]] = [
         ("portfolio_kpis", {}), ("portfolio", {"top": TOP_CUSTOMERS}),
-        ("identify", {}), ("segmentation", {"k": "auto"}),
+        ("identify", {}), ("segment_features", {}),
+        # every choice of the page's "Number of segments": each a k-means fit of a million customers at 10M
+        *[("segmentation", {"k": k}) for k in ("auto", *SEGMENT_KS)],
         ("retention_overview", {}), ("clv_fit", {"calibration_end": calibration_end(scope, span)}),
         ("historical_value", {}),
         *[("cohorts", {"period": p, "measure": m}) for p in ("month", "quarter") for m in ("customers", "revenue")],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from crm_core import charts
+from crm_core import charts, views
 from crm_core.metrics import catalog
 from ui import data, state, widgets
 from ui.frame import require_app_frame
@@ -22,7 +22,7 @@ EMPTY_WINDOW = "No purchases in the analysis window"
 CANNOT_SEGMENT = "Too few customers to segment"
 NO_CLV = "CLV cannot be fitted for this data"
 ALL_SEGMENTS = "All segments"
-K_OPTIONS: list[str | int] = ["auto", *range(2, 9)]
+K_OPTIONS: list[str | int] = ["auto", *views.SEGMENT_KS]  # each prepared after an import
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 IDENTIFIED_HELP = (

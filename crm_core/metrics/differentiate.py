@@ -16,9 +16,13 @@ from crm_core.metrics.scope import Scope
 from crm_core.models.segments import KMeansSegmenter, channel_mix
 
 
-def segment_features(store, scope: Scope, *, with_clv: bool = True) -> pl.DataFrame:
+def segment_features(store, scope: Scope, *, with_clv: bool = True,
+                     clv_frame: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per customer who bought in the scope: customer_id, recency_days, frequency, monetary,
-    tenure_days, cost_to_serve, clv (when it can be fitted) and ``share_<channel>`` columns."""
+    tenure_days, cost_to_serve, clv (when it can be fitted) and ``share_<channel>`` columns.
+
+    ``clv_frame`` (customer_id, clv): a CLV fit of the scope at its facts' as-of day already made (the
+    kept ``clv_fit`` view); without it the models are fitted here."""
     per_customer = facts.customer_facts(store, scope).filter(pl.col("purchases") > 0)
     frame = per_customer.select(
         "customer_id",
@@ -28,7 +32,9 @@ def segment_features(store, scope: Scope, *, with_clv: bool = True) -> pl.DataFr
         pl.col("tenure_days").cast(pl.Float64),
         pl.col("cost_to_serve"),
     )
-    if with_clv and frame.height:
+    if with_clv and frame.height and clv_frame is not None:
+        frame = frame.join(clv_frame.select("customer_id", "clv"), on="customer_id", how="left")
+    elif with_clv and frame.height:
         as_of = per_customer["as_of"].max()
         as_of = as_of.date() if not isinstance(as_of, date) or hasattr(as_of, "hour") else as_of
         try:
@@ -62,16 +68,18 @@ def clv_tiers(frame: pl.DataFrame) -> pl.DataFrame:
     ).drop("_rank")
 
 
-def segment_report(store, scope: Scope, k: int | str = "auto") -> dict:
+def segment_report(store, scope: Scope, k: int | str = "auto", *, features: pl.DataFrame | None = None) -> dict:
     """Everything the Differentiate page shows about a segmentation of ``scope``: the fitted model's profile
     and silhouettes, the members with contact data and figures, CLV tiers (None without a CLV fit) and
     interaction intensity per segment. ``{"customers": 0}`` when nobody bought in the window;
-    ``{"customers": n, "error": why}`` when the customers cannot be segmented."""
+    ``{"customers": n, "error": why}`` when the customers cannot be segmented. ``features``: the scope's
+    :func:`segment_features` when already at hand (they do not depend on k)."""
     import warnings
 
     from crm_core.metrics import identify
 
-    features = segment_features(store, scope)
+    if features is None:
+        features = segment_features(store, scope)
     if features.is_empty():
         return {"customers": 0}
     try:

@@ -5,7 +5,8 @@
 result for the dataset's *default scope* — the whole purchase span (first to last purchase day, the
 sidebar's default analysis window), no filters — rebuilt inside every import and whenever cost rates
 change. A scope equal to it is read from the table instead of rescanning the transactions (about 0.3 s
-instead of 3–4 s at 10M transactions), so the pages' first view costs a read. Cost to serve and net
+instead of 3–4 s at 10M transactions), so the pages' first view costs a read; so does the same window with
+region, segment or owner filters, which pick whole customers. Cost to serve and net
 profit come from the same SQL fragment as :mod:`crm_core.metrics.cost` (``crm_core/sql/cost_to_serve.sql``).
 """
 
@@ -26,6 +27,17 @@ if TYPE_CHECKING:  # pragma: no cover
 # The dataset's purchase span: (first, last) purchase day of any status; the sidebar's default window.
 SPAN_SQL = "SELECT CAST(MIN(occurred_at) AS DATE), CAST(MAX(occurred_at) AS DATE) FROM purchases WHERE dataset_id = ?"
 STORED_SQL = "SELECT * FROM customer_facts WHERE dataset_id = $dataset ORDER BY customer_id"
+# The stored rows of the customers passing region / segment / owner filters. Those filters act per customer
+# on the customers table, whose region, segment and owner the facts carry (null for a customer missing from
+# it, whom any such filter leaves out), so this equals the windowed query with the filters, in a read.
+STORED_FILTERED_SQL = """
+SELECT * FROM customer_facts
+WHERE dataset_id = $dataset
+  AND (len($regions::VARCHAR[]) = 0 OR list_contains($regions::VARCHAR[], region))
+  AND (len($segments::VARCHAR[]) = 0 OR list_contains($segments::VARCHAR[], segment))
+  AND (len($owners::VARCHAR[]) = 0 OR list_contains($owners::VARCHAR[], owner))
+ORDER BY customer_id
+"""
 
 
 def customer_facts_sql(filtered: bool = True) -> str:
@@ -59,10 +71,12 @@ def stored_facts_query(con, dataset_id: int) -> tuple[str, dict]:
 
 
 def reads_stored(store: Store, scope: Scope, as_of: date | None = None) -> bool:
-    """True when the facts of ``scope`` are the stored rows (the dataset's default scope)."""
-    if scope.filtered or (as_of is not None and as_of != scope.end):
+    """True when the facts of ``scope`` are read from the stored rows: the dataset's default scope, or its
+    window with region / segment / owner filters only (a channel filter changes each customer's facts)."""
+    if scope.channels or (as_of is not None and as_of != scope.end):
         return False
-    return scope == default_scope(store, scope.dataset_id)
+    whole = Scope(scope.dataset_id, start=scope.start, end=scope.end)
+    return whole == default_scope(store, scope.dataset_id)
 
 
 def customer_facts(store: Store, scope: Scope, as_of: date | None = None) -> pl.DataFrame:
@@ -114,6 +128,8 @@ def customer_facts(store: Store, scope: Scope, as_of: date | None = None) -> pl.
         elif as_of < scope.end:
             raise ValueError(f"as_of {as_of} is before the window end {scope.end}; pick a day on or after it.")
     if reads_stored(store, scope, as_of):
-        return store.query(STORED_SQL, {"dataset": scope.dataset_id})
+        if not scope.filtered:
+            return store.query(STORED_SQL, {"dataset": scope.dataset_id})
+        return store.query(STORED_FILTERED_SQL, scope.params(STORED_FILTERED_SQL))
     text = customer_facts_sql(filtered=scope.filtered)
     return store.query(text, bind(scope, text, as_of=as_of))

@@ -152,6 +152,22 @@ def test_warm_keeps_every_default_view_and_pages_then_read_them(small, monkeypat
     # ... and is read, not computed, afterwards
     monkeypatch.setitem(views.VIEWS, "segmentation", lambda *a, **k: pytest.fail("recomputed"))
     assert views.compute(store, "segmentation", default, k="auto")["k"] >= 2
+    # every k the Differentiate page offers is prepared: choosing one is a read
+    for k in views.SEGMENT_KS:
+        assert views.compute(store, "segmentation", default, k=k)["k"] == k
+
+
+def test_segment_features_take_the_kept_clv_fit(small):
+    # The view joins the kept CLV fit instead of fitting again: the same features as fitting in place.
+    from crm_core.metrics import differentiate
+
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    via_view = views.segment_features(store, default)
+    assert "clv" in via_view.columns and via_view["clv"].drop_nulls().len() > 0
+    assert via_view.equals(differentiate.segment_features(store, default))
+    report = views.segmentation(store, default, k=3)
+    assert report["k"] == 3 and report["profile"]["customers"].sum() == via_view.height
 
 
 def test_views_send_light_results(small):

@@ -88,7 +88,10 @@ def test_the_default_scope_is_read_from_the_stored_facts(ds, store):
     assert facts_module.reads_stored(store, default)
     assert not facts_module.reads_stored(store, Scope(ds))  # open window: activity after the span counts
     assert not facts_module.reads_stored(store, default.with_window(date(2024, 1, 11), default.end))
-    assert not facts_module.reads_stored(store, Scope(ds, default.start, default.end, regions=("EU",)))
+    # region / segment / owner filters pick whole customers: read from the table; a channel filter changes
+    # each customer's purchases: computed
+    assert facts_module.reads_stored(store, Scope(ds, default.start, default.end, regions=("EU",)))
+    assert not facts_module.reads_stored(store, Scope(ds, default.start, default.end, channels=("Web",)))
     assert not facts_module.reads_stored(store, default, as_of=date(2024, 3, 20))
 
 
@@ -117,6 +120,36 @@ def test_filters_restrict_customers(ds, store):
     assert list(store_feb) == ["b"] and store_feb["b"]["revenue"] == 0.0 and store_feb["b"]["n_other"] == 1
     # created after the window end and no activity before it: not yet a customer
     assert customer_facts(store, Scope(ds, end=date(2024, 1, 15)))["customer_id"].to_list() == ["a", "b"]
+
+
+def test_customer_filters_on_the_default_window_read_the_stored_rows(ds, store):
+    # By hand: a (EU), b (US, Enterprise), c (EU); the stored read with a filter must be exactly the windowed
+    # query with that filter, customers missing from the customers table left out as the query leaves them.
+    default = facts_module.default_scope(store, ds)
+    text = facts_module.customer_facts_sql(filtered=True)
+    for filters in ({"regions": ("EU",)}, {"segments": ("Enterprise",)}, {"regions": ("EU", "US")},
+                    {"regions": ("EU",), "segments": ("Enterprise",)}, {"owners": ("nobody",)}):
+        scope = Scope(ds, default.start, default.end, **filters)
+        recomputed = store.query(text, facts_module.bind(scope, text, as_of=None))
+        assert facts_module.reads_stored(store, scope)
+        assert customer_facts(store, scope).equals(recomputed), filters
+    assert customer_facts(store, Scope(ds, default.start, default.end, regions=("EU",)))["customer_id"].to_list() \
+        == ["a", "c"]
+
+
+def test_stored_filtered_read_equals_the_query_on_the_sample(sample_store):
+    ds = int(sample_store.datasets()["dataset_id"][0])
+    default = facts_module.default_scope(sample_store, ds)
+    people = sample_store.table("customers", ds)
+    first = people.drop_nulls(["region", "segment", "owner"]).sort("customer_id").row(0, named=True)
+    region, segment, owner = first["region"], first["segment"], first["owner"]
+    text = facts_module.customer_facts_sql(filtered=True)
+    for filters in ({"regions": (region,)}, {"segments": (segment,)}, {"owners": (owner,)},
+                    {"regions": (region,), "owners": (owner,)}):
+        scope = Scope(ds, default.start, default.end, **filters)
+        got = customer_facts(sample_store, scope)
+        assert 0 < got.height < people.height, filters
+        assert got.equals(sample_store.query(text, facts_module.bind(scope, text, as_of=None))), filters
 
 
 @pytest.fixture(scope="module")
