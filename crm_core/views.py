@@ -198,9 +198,9 @@ def cost_view(store, scope: Scope, top: int = TOP_CUSTOMERS) -> dict:
         },
         "net_profit": served["net_profit"],
         "most_costly": served.sort(["cost_to_serve", "customer_id"], descending=[True, False]).head(top),
-        "pools": cost.cost_by(store, scope, "pool"),
-        "segments": cost.cost_by(store, scope, "segment"),
-        "channels": cost.cost_by(store, scope, "channel"),
+        "pools": cost.cost_by(store, scope, "pool", served=served),
+        "segments": cost.cost_by(store, scope, "segment", served=served),
+        "channels": cost.cost_by(store, scope, "channel", served=served),
         "whale": whale,
     }
 

@@ -216,12 +216,13 @@ def set_rates(store: Store, dataset_id: int, rates: pl.DataFrame) -> None:
 # ---------------------------------------------------------------------------------------------- cost to serve
 
 
-def cost_to_serve_sql() -> str:
-    """The scoped cost-to-serve query (parameters: the scope's)."""
+def cost_to_serve_sql(filtered: bool = True) -> str:
+    """The scoped cost-to-serve query (parameters: the scope's); ``filtered=False`` for a scope without
+    filters leaves the filter conditions out (same result, less work)."""
     return render(
         "cost_to_serve_scope",
-        purchases=purchases_sql(windowed=True, statuses=None),
-        interactions=activity_sql("interactions", "occurred_at", windowed=True),
+        purchases=purchases_sql(windowed=True, statuses=None, filtered=filtered),
+        interactions=activity_sql("interactions", "occurred_at", windowed=True, filtered=filtered),
     )
 
 
@@ -242,11 +243,11 @@ def cost_to_serve(store: Store, scope: Scope) -> pl.DataFrame:
         net_profit, orders, returns, interactions, interaction_minutes and ``n_<pool>`` contacts per
         interaction pool.
     """
-    text = cost_to_serve_sql()
+    text = cost_to_serve_sql(filtered=scope.filtered)
     return store.query(text, bind(scope, text))
 
 
-def cost_by(store: Store, scope: Scope, by: ByWhat) -> pl.DataFrame:
+def cost_by(store: Store, scope: Scope, by: ByWhat, *, served: pl.DataFrame | None = None) -> pl.DataFrame:
     """Cost to serve totals per segment, region, sales channel, owner or cost pool.
 
     Parameters
@@ -265,8 +266,11 @@ def cost_by(store: Store, scope: Scope, by: ByWhat) -> pl.DataFrame:
         revenue). For ``"pool"``, one row per pool in :data:`POOLS` order: pool, customers (with a cost in
         that pool), cost, cost_per_customer (per customer served, so the pools add up to the cost to serve
         per customer), share and cost_per_revenue (per unit of the scope's revenue).
+    served
+        The scope's :func:`cost_to_serve` frame when already at hand (one scan of the transactions for
+        several breakdowns).
     """
-    frame = cost_to_serve(store, scope)
+    frame = cost_to_serve(store, scope) if served is None else served
     total_cost = frame["cost_to_serve"].sum()
     total_revenue = frame["revenue"].sum()
     n = frame.height

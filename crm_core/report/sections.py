@@ -353,9 +353,9 @@ def cost_section(store, scope: Scope, unit: str, currency: str | None) -> Sectio
         ("Unprofitable customers", _pct(whale.unprofitable_share)),
         ("Whale peak", _pct(whale.peak_share)),
     ]
-    pools = cost.cost_by(store, scope, "pool")
-    segments = cost.cost_by(store, scope, "segment")
-    channels = cost.cost_by(store, scope, "channel")
+    pools = cost.cost_by(store, scope, "pool", served=served)
+    segments = cost.cost_by(store, scope, "segment", served=served)
+    channels = cost.cost_by(store, scope, "channel", served=served)
     sec.figures = [
         ReportFigure("cost_pools", charts.cost_pool_figure(pools, currency=currency)),
         ReportFigure("cost_by_segment", charts.cost_by_figure(segments, "segment", label="Segment", currency=currency)),

@@ -304,6 +304,10 @@ def test_cost_by_segment_and_pool(ds, store):
     assert sum(p["cost"] for p in pools.values()) == pytest.approx(total)
     with pytest.raises(ValueError, match="by must be"):
         cost.cost_by(store, scope, "colour")
+    # the served frame at hand (one scan for several breakdowns) gives the same tables
+    served = cost.cost_to_serve(store, scope)
+    for by in ("pool", "segment", "channel", "owner"):
+        assert cost.cost_by(store, scope, by, served=served).equals(cost.cost_by(store, scope, by)), by
 
 
 def test_missing_attribute_is_its_own_group(store):
