@@ -245,23 +245,26 @@ def kept(store, dataset_id: int) -> pl.DataFrame:
 
 
 def data_version(store, dataset_id: int) -> str:
-    """What a dataset's results depend on: its latest import batch, its cost rates and its targets."""
+    """What a dataset's results depend on: its latest import batch, its cost rates, its targets and its
+    data-quality fixes (applied and undone)."""
     row = store.cursor().execute(
         "SELECT (SELECT max(batch_id) FROM import_batches WHERE dataset_id = $d), "
         "(SELECT string_agg(pool || '/' || unit || '=' || rate, ';' ORDER BY pool, unit) FROM cost_rates "
         "WHERE dataset_id = $d), "
         "(SELECT md5(string_agg(metric_id || '/' || period || '=' || value, ';' ORDER BY metric_id, period)) "
-        "FROM targets WHERE dataset_id = $d)",
+        "FROM targets WHERE dataset_id = $d), "
+        "(SELECT max(fix_id) || '/' || count(undone_at) FROM quality_audit WHERE dataset_id = $d)",
         {"d": dataset_id},
     ).fetchall()[0]
-    return f"{row[0]}|{row[1] or ''}|{row[2] or ''}"
+    return f"{row[0]}|{row[1] or ''}|{row[2] or ''}|{row[3] or ''}"
 
 
 def cached(store, scope, name: str, params: dict, compute: Callable[[], Any]) -> Any:
     """``compute()``, kept in the store when ``scope`` has no filters (any window: the default scope that
     :func:`crm_core.views.warm` prepares, and the windows users pick, such as the review's quarter).
 
-    Filtered scopes are computed every call (the app caches them in memory). A result that cannot be
+    Filtered scopes are computed every call (``crm_core.views.compute`` and the app keep recent ones in
+    memory). A result that cannot be
     encoded or written is still returned (the reason goes to the log).
     """
     if scope.filtered:

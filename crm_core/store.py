@@ -199,6 +199,7 @@ class Store:
         except duckdb.Error as exc:  # locked by another process, corrupt, unreadable
             raise StoreError(f"Cannot open the CRM Lens database {self.path}: {exc}") from exc
         self._write_lock = threading.RLock()
+        self.token = uuid.uuid4().hex  # names this open store in in-process caches (crm_core.views)
         self._migrate()
 
     # ------------------------------------------------------------------ plumbing

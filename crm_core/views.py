@@ -14,7 +14,9 @@ directly.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date
 
@@ -242,10 +244,30 @@ VIEWS: dict[str, Callable] = {
 }
 
 
+RECENT_FILTERED = 8  # filtered views kept in memory per process (their frames are the filtered customers')
+_recent: OrderedDict[tuple, object] = OrderedDict()
+_recent_lock = threading.Lock()
+
+
 def compute(store, name: str, scope: Scope, **params):
-    """View ``name`` of ``scope`` with ``params``; kept in the store for the dataset's default scope."""
+    """View ``name`` of ``scope`` with ``params``: kept in the store for an unfiltered scope (any window);
+    for a filtered one, the last :data:`RECENT_FILTERED` are kept in this process's memory, keyed by the
+    data version, so views built on others (a segmentation on its features) do not redo them."""
     view = VIEWS[name]
-    return results.cached(store, scope, name, params, lambda: view(store, scope, **params))
+    if not scope.filtered:
+        return results.cached(store, scope, name, params, lambda: view(store, scope, **params))
+    key = (getattr(store, "token", id(store)), results.data_version(store, scope.dataset_id), name, scope,
+           results.key_of(params))
+    with _recent_lock:
+        if key in _recent:
+            _recent.move_to_end(key)
+            return _recent[key]
+    value = view(store, scope, **params)
+    with _recent_lock:
+        _recent[key] = value
+        while len(_recent) > RECENT_FILTERED:
+            _recent.popitem(last=False)
+    return value
 
 
 def default_requests(scope: Scope) -> list[tuple[str, dict]]:

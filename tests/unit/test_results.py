@@ -117,6 +117,22 @@ def test_new_data_or_new_cost_rates_forget_the_results(small):
     assert _payload_tables(store) == []  # each payload's own table is dropped with it
 
 
+def test_filtered_views_are_kept_in_memory_until_the_data_change(small, monkeypatch):
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    region = store.table("customers", ds)["region"].drop_nulls().sort()[0]
+    scope = Scope(ds, default.start, default.end, regions=(region,))
+    calls = []
+    monkeypatch.setitem(views.VIEWS, "probe", lambda s, sc, **p: calls.append(p) or {"n": len(calls)})
+    assert views.compute(store, "probe", scope, x=1) == {"n": 1}
+    assert views.compute(store, "probe", scope, x=1) == {"n": 1} and len(calls) == 1  # read from memory
+    assert views.compute(store, "probe", scope, x=2) == {"n": 2}  # other parameters: computed
+    assert results.kept(store, ds).filter(pl.col("name") == "probe").height == 0  # never in the store
+    rates = cost.get_rates(store, ds).select("pool", "unit", "rate").with_columns(rate=pl.col("rate") * 2)
+    cost.set_rates(store, ds, rates)  # new data version: computed again
+    assert views.compute(store, "probe", scope, x=1) == {"n": 3}
+
+
 def _payload_tables(store) -> list[str]:
     return store.query(
         "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'result\\_%' ESCAPE '\\'"
