@@ -162,6 +162,17 @@ def clv_fit(store, scope: Scope, calibration_end: date) -> dict:
     }
 
 
+def holdout(store, scope: Scope, calibration_end: date) -> dict:
+    """The holdout check of the CLV models fitted up to ``calibration_end`` (what the Retention page's holdout
+    section draws): ``{"error": why}`` or ``{"error": None, "holdout": None | totals, errors and by_bin}``,
+    without the per-customer frames (the fit is not kept; its 1M-row frames made each choice a 0.6 s read)."""
+    fit = clv_fit(store, scope, calibration_end)
+    if fit["error"]:
+        return {"error": fit["error"]}
+    h = fit["holdout"]
+    return {"error": None, "holdout": None if h is None else {k: v for k, v in h.items() if k != "frame"}}
+
+
 def historical_value(store, scope: Scope) -> pl.DataFrame:
     from crm_core.metrics import clv
 
@@ -237,6 +248,7 @@ VIEWS: dict[str, Callable] = {
     "retention_overview": retention_overview,
     "cohorts": cohort_cells,
     "clv_fit": clv_fit,
+    "holdout": holdout,
     "historical_value": historical_value,
     "cost_view": cost_view,
     "evidence": evidence,
@@ -294,7 +306,7 @@ def default_requests(scope: Scope) -> list[tuple[str, dict]]:
     for months in HOLDOUT_MONTHS:
         cal = rv.holdout_calibration_end(span[0], span[1], months)
         if cal is not None:
-            requests.append(("clv_fit", {"calibration_end": cal}))
+            requests.append(("holdout", {"calibration_end": cal}))
     return requests
 
 

@@ -231,7 +231,7 @@ def holdout_section(scope, span, name: str) -> None:
                 f"than {rv.MIN_CALIBRATION_DAYS} days of history. Pick a shorter holdout or import more history.",
                 icon=":material/info:")
         return
-    fit = data.clv_fit(scope, cal)
+    fit = data.holdout(scope, cal)
     if fit["error"]:
         st.warning(f"{NO_CLV} up to {cal:%Y-%m-%d}: {fit['error']}", icon=":material/warning:")
         return

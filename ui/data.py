@@ -307,6 +307,11 @@ def clv_fit(scope_: scope.Scope, calibration_end: date) -> dict:
     return view("clv_fit", scope_, calibration_end=calibration_end)
 
 
+def holdout(scope_: scope.Scope, calibration_end: date) -> dict:
+    """``crm_core.views.holdout``: ``{"error": why}`` or the holdout check of a fit up to ``calibration_end``."""
+    return view("holdout", scope_, calibration_end=calibration_end)
+
+
 def historical_value(scope_: scope.Scope) -> pl.DataFrame:
     """``clv.historical_clv`` of a scope (value to date per customer)."""
     return view("historical_value", scope_)

@@ -117,6 +117,19 @@ def test_new_data_or_new_cost_rates_forget_the_results(small):
     assert _payload_tables(store) == []  # each payload's own table is dropped with it
 
 
+def test_holdout_view_is_the_fit_s_holdout_without_frames(small):
+    from crm_core.metrics import retention_view as rv
+
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    cal = rv.holdout_calibration_end(default.start, default.end, 3)
+    light = views.holdout(store, default, cal)
+    full = views.clv_fit(store, default, cal)["holdout"]
+    assert light["error"] is None and set(light["holdout"]) == set(full) - {"frame"}
+    assert light["holdout"]["predicted_total"] == pytest.approx(full["predicted_total"])
+    assert light["holdout"]["by_bin"].equals(full["by_bin"]) and full["customers"] > 0
+
+
 def test_filtered_views_are_kept_in_memory_until_the_data_change(small, monkeypatch):
     store, ds = small
     default = facts.default_scope(store, ds)
