@@ -1,20 +1,31 @@
-"""Page render times in a real browser, on a database of any size.
+"""Page render and widget change times in a real browser, on a database of any size.
 
-    python bench/pages.py --db /path/to/crm.duckdb [--pages portfolio differentiate retention cost_to_serve]
+    python bench/pages.py --db /path/to/crm.duckdb [--pages portfolio differentiate ...] [--filters] [--shots DIR]
 
 Starts the app on a free port with CRM_LENS_DB pointing at a COPY of ``--db`` (the app writes), opens each
 page in headless Chromium (Debian's /usr/bin/chromium) and prints one JSON line per page:
 ``first_render_s`` (cold caches: from navigation until the script has finished and no spinner is left) and
 ``cached_render_s`` (the same page opened again in a new tab: a new session, results cached) and ``rerun_s``
-(median of three reruns in that open session: the least a widget change costs).
+(median of three reruns in that open session: the least a widget change costs) and ``widgets``
+({label: seconds}: then, in that same tab, real widget changes one after the other — an option of a
+selectbox, radio or segmented control clicked — each from the click until the script has finished and no
+spinner is left; null when the widget could not be found or changed, the reason on stderr; empty for a page
+whose widgets all write to the database, as the Cost to serve rate editor does).
+With ``--filters``, one more line ``{"page": "portfolio", "filter": "region", "value", "seconds",
+"filter_cleared"}``: the sidebar's Region filter set to its first value on the Portfolio page, and cleared
+again (every page's results change with a filter: on a large database this takes long, hence off by default).
+``--shots DIR`` keeps a screenshot after each widget change. Widgets are found by their accessible names
+(labels and option texts of pages/*.py and app.py's sidebar).
 Make the database with bench/engine.py (``--db``), e.g. 1M customers / 10M transactions.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -26,8 +37,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+MAIN = '[data-testid="stMain"]'  # the page itself: the sidebar has widgets with the same roles
+SIDEBAR = '[data-testid="stSidebar"]'
+GRACE_S = 0.2  # waited after a run, to catch a run that follows it (st.rerun); not counted
+FIND_MS = 10_000  # a widget on a page that has finished running is there at once; missing it fails fast
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# Set a flag on any change of the script state: a short run may be over before Python looks for "running".
+WATCH_RUNS = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (app && !window.__benchWatch) {
+        window.__benchWatch = new MutationObserver(() => { window.__benchRan = true; });
+        window.__benchWatch.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+    }
+    window.__benchRan = false;
+}"""
 
 
 def free_port() -> int:
@@ -44,35 +68,182 @@ def healthy(url: str) -> bool:
         return False
 
 
-def render(page, url: str, timeout_ms: int) -> float:
-    """Seconds from navigation until the script has run to the end with no spinner left."""
-    start = time.perf_counter()
-    page.goto(url)
+def settle(page, timeout_ms: float) -> None:
+    """Wait until the script has run to the end with no spinner left, then GRACE_S more for a follow-up run."""
     page.wait_for_selector(READY, timeout=timeout_ms)
     while True:  # a status or spinner means work is still under way
         page.wait_for_selector(READY, timeout=timeout_ms)
         if page.locator('[data-testid="stSpinner"]').count() == 0:
             break
         page.wait_for_timeout(100)
-    page.wait_for_timeout(200)
+    page.wait_for_timeout(GRACE_S * 1000)
     page.wait_for_selector(READY, timeout=timeout_ms)
-    return time.perf_counter() - start - 0.2
 
 
-def rerun(page, timeout_ms: int) -> float:
+def holds(page, condition: str, ms: float, arg=None) -> bool:
+    """Whether the JavaScript ``condition`` holds within ``ms`` milliseconds."""
+    try:
+        page.wait_for_function(condition, arg=arg, timeout=ms)
+    except Exception:  # noqa: BLE001 - Playwright's timeout: it does not
+        return False
+    return True
+
+
+def render(page, url: str, timeout_ms: float) -> float:
+    """Seconds from navigation until the script has run to the end with no spinner left."""
+    start = time.perf_counter()
+    page.goto(url)
+    settle(page, timeout_ms)
+    return time.perf_counter() - start - GRACE_S
+
+
+def timed(page, act, timeout_ms: float) -> float:
+    """Seconds from ``act()`` (a key press or click that makes the app rerun) until the run is over and no
+    spinner is left."""
+    page.wait_for_selector(READY, timeout=timeout_ms)
+    page.evaluate(WATCH_RUNS)
+    start = time.perf_counter()
+    act()
+    # The run starts once the browser has sent the change: wait for it so as not to stop before it. Missing it is
+    # tolerated (READY below still holds); at worst these 3 s are counted.
+    holds(page, "() => window.__benchRan === true", 3000)
+    settle(page, timeout_ms)
+    return time.perf_counter() - start - GRACE_S
+
+
+def rerun(page, timeout_ms: float) -> float:
     """Seconds of a rerun in an open session (Streamlit's R shortcut): what a widget change costs at least
     once the page's results are cached (every widget change reruns the page script)."""
-    running = '[data-testid="stApp"][data-test-script-state="running"]'
-    page.wait_for_selector(READY, timeout=timeout_ms)
-    start = time.perf_counter()
-    page.evaluate("document.activeElement && document.activeElement.blur()")  # the app has focus, no widget
-    page.keyboard.press("r")
+    def press_r():
+        page.evaluate("document.activeElement && document.activeElement.blur()")  # the app has focus, no widget
+        page.keyboard.press("r")
+    return timed(page, press_r, timeout_ms)
+
+
+# ---------------------------------------------------------------------------- widgets
+# A "finder" does what comes before the change (open a list, expand an expander) and returns the element whose
+# click is the change: only that click is timed.
+def open_list(page, box):
+    """The options of a combobox (selectbox, multiselect), opened. A click on a combobox right after a run
+    sometimes only focuses it; the arrow key and the Open button are the user's other ways in."""
+    for how in ("click", "arrow", "button"):
+        if how == "click":
+            box.click(timeout=FIND_MS)
+        elif how == "arrow":
+            box.focus()
+            box.press("ArrowDown")
+        else:
+            field = box.locator("xpath=ancestor::*[@role='group'][1]")  # the input and its buttons
+            field.get_by_role("button", name="Open", exact=True).click(timeout=FIND_MS)
+        if not holds(page, "b => b.getAttribute('aria-expanded') === 'true' && b.getAttribute('aria-controls')",
+                     1500, box.element_handle()):
+            continue  # not open: the next way
+        options = page.locator(f'[id="{box.get_attribute("aria-controls")}"]').get_by_role("option")
+        options.first.wait_for(timeout=FIND_MS)
+        return options
+    raise LookupError("its list of options does not open")
+
+
+def unselected(option, what: str):
+    if option.get_attribute("aria-selected") == "true":
+        raise LookupError(f"{what} is selected already: clicking it changes nothing")
+    return option
+
+
+def selectbox(label: str, option: str | None = None, nth: int | None = None):
+    """The option named ``option`` (or the ``nth``, from 0) of the page's selectbox ``label``."""
+    def find(page):
+        options = open_list(page, page.locator(MAIN).get_by_role("combobox", name=label, exact=True))
+        if option is not None:
+            return unselected(options.filter(has_text=re.compile(f"^{re.escape(option)}$")).first, repr(option))
+        return unselected(options.nth(nth), f"option {nth + 1}")
+    return find
+
+
+def radio(label: str, nth: int | None = None):
+    """The ``nth`` option (from 0) of the page's radio ``label``, or else its first option not checked. The
+    input itself is hidden under its label: the label is what a user clicks."""
+    def find(page):
+        group = page.locator(MAIN).get_by_role("radiogroup", name=label, exact=True)
+        labels = group.locator("label")
+        if nth is None:
+            return labels.filter(has=page.get_by_role("radio", checked=False)).first
+        if labels.nth(nth).get_by_role("radio").is_checked(timeout=FIND_MS):
+            raise LookupError(f"option {nth + 1} is checked already: clicking it changes nothing")
+        return labels.nth(nth)
+    return find
+
+
+def first_segment():
+    """A score not chosen yet in the first segmented control of the page's first expander (QCI: the first
+    practice's intention; Gartner: the first block's current level). Expanding does not rerun the page, and a
+    score stays in the session until the user saves: nothing is written."""
+    def find(page):
+        expander = page.locator(MAIN).locator("details").first
+        summary = expander.locator("summary")
+        if expander.get_attribute("open", timeout=FIND_MS) is None:
+            summary.click(timeout=FIND_MS)
+        return expander.get_by_role("radiogroup").first.get_by_role("radio", checked=False).first
+    return find
+
+
+WIDGETS = {  # page: [(label in the JSON, finder)], in the order a user would change them
+    "portfolio": [("Customer to look into", selectbox("Customer to look into", nth=1))],
+    "differentiate": [("Number of segments", selectbox("Number of segments", option="4 segments")),
+                      ("Customer list of", selectbox("Customer list of", nth=1))],
+    "retention": [("Cohort measure", radio("Cohort measure")), ("Cohort period", radio("Cohort period")),
+                  ("Holdout length (months)", selectbox("Holdout length (months)", option="3"))],
+    "qci": [("Intention, first practice", first_segment())],
+    "gartner": [("Current level, first block", first_segment())],
+    "models": [("CRM model", radio("CRM model", nth=1))],
+    # cost_to_serve: its one widget with a rerun of its own, the rate editor, saves rates into the database
+}
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def change(page, name: str, label: str, find, timeout_ms: float, shots: Path | None) -> float | None:
+    """Seconds of one widget change, or None (reason on stderr): a missing widget does not stop the bench."""
     try:
-        page.wait_for_selector(running, timeout=3000)
-    except Exception:  # noqa: BLE001 - a very short run may finish before it is seen running
-        pass
-    page.wait_for_selector(READY, timeout=timeout_ms)
-    return time.perf_counter() - start
+        page.wait_for_selector(READY, timeout=timeout_ms)
+        target = find(page)
+        target.wait_for(state="visible", timeout=FIND_MS)
+        seconds = timed(page, lambda: target.click(timeout=FIND_MS), timeout_ms)
+    except Exception as exc:  # noqa: BLE001 - recorded as null
+        print(f"{name}: {label!r} not measured: {type(exc).__name__}: {str(exc).splitlines()[0]}",
+              file=sys.stderr, flush=True)
+        with contextlib.suppress(Exception):  # the page is gone: the next change reports it
+            page.keyboard.press("Escape")  # a list left open would catch the next click
+        return None
+    if shots is not None:
+        page.screenshot(path=str(shots / f"{name}_{slug(label)}.png"))
+    return round(seconds, 2)
+
+
+def region_filter(browser, url: str, timeout_ms: float) -> dict:
+    """The sidebar's Region filter on the Portfolio page: its first value chosen, then cleared again."""
+    line = {"page": "portfolio", "filter": "region", "value": None, "seconds": None, "filter_cleared": None}
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        render(page, f"{url}/portfolio", timeout_ms)
+        box = page.locator(SIDEBAR).get_by_role("combobox", name="Region", exact=True)
+        first = open_list(page, box).filter(has_not_text="Select all").first  # the list starts with "Select all"
+        line["value"] = first.inner_text(timeout=FIND_MS).strip()
+
+        def choose():
+            first.click(timeout=FIND_MS)
+            page.keyboard.press("Escape")  # a multiselect's list stays open for more values
+        line["seconds"] = round(timed(page, choose, timeout_ms), 2)
+        remove = page.locator(SIDEBAR).get_by_role("button", name=f"Remove {line['value']}", exact=True)
+        line["filter_cleared"] = round(timed(page, lambda: remove.click(timeout=FIND_MS), timeout_ms), 2)
+    except Exception as exc:  # noqa: BLE001 - recorded as null
+        print(f"region filter not measured: {type(exc).__name__}: {str(exc).splitlines()[0]}", file=sys.stderr,
+              flush=True)
+    finally:
+        page.close()
+    return line
 
 
 def main(argv=None) -> int:
@@ -82,9 +253,13 @@ def main(argv=None) -> int:
                     default=["portfolio", "differentiate", "retention", "cost_to_serve", "qci", "gartner", "models",
                              "review"])
     ap.add_argument("--timeout", type=float, default=300, help="seconds a page may take")
+    ap.add_argument("--filters", action="store_true", help="also time the sidebar's Region filter (slow at 10M)")
+    ap.add_argument("--shots", type=Path, help="folder for a screenshot after each widget change")
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
+    if args.shots is not None:
+        args.shots.mkdir(parents=True, exist_ok=True)
     tmp = tempfile.TemporaryDirectory()
     db = Path(tmp.name) / "crm.duckdb"
     shutil.copy(args.db, db)
@@ -113,9 +288,13 @@ def main(argv=None) -> int:
                 again = browser.new_page(viewport={"width": 1400, "height": 1000})
                 warm = render(again, f"{url}/{name}", timeout_ms)
                 reruns = sorted(rerun(again, timeout_ms) for _ in range(3))
+                widgets = {label: change(again, name, label, find, timeout_ms, args.shots)
+                           for label, find in WIDGETS.get(name, [])}
                 again.close()
                 print(json.dumps({"page": name, "first_render_s": round(cold, 2), "cached_render_s": round(warm, 2),
-                                  "rerun_s": round(reruns[1], 2)}), flush=True)
+                                  "rerun_s": round(reruns[1], 2), "widgets": widgets}), flush=True)
+            if args.filters:
+                print(json.dumps(region_filter(browser, url, timeout_ms)), flush=True)
             browser.close()
     finally:
         proc.terminate()
