@@ -99,10 +99,56 @@ def segment_features(store, scope: Scope) -> pl.DataFrame:
     return differentiate.segment_features(store, scope, with_clv=clv_frame is not None, clv_frame=clv_frame)
 
 
-def segmentation(store, scope: Scope, k: int | str = "auto") -> dict:
+def member_details(store, scope: Scope) -> pl.DataFrame:
+    """What the customer lists show of each segmented customer, whatever k (``differentiate.member_details``)."""
     from crm_core.metrics import differentiate
 
-    return differentiate.segment_report(store, scope, k, features=compute(store, "segment_features", scope))
+    return differentiate.member_details(store, scope, compute(store, "segment_features", scope))
+
+
+# the per-customer columns of a segmentation's members that depend on k; the rest is member_details
+_LABEL_COLUMNS = ("segment_id", "clv_tier")
+
+
+def segmentation(store, scope: Scope, k: int | str = "auto") -> dict:
+    """``differentiate.segment_report`` of the scope for ``k``, kept light: instead of the members frame (a
+    row per customer with names, contacts and figures, the same for every k) it holds ``labels``, the
+    segment id and CLV tier of each row of the ``member_details`` view, in its order. :func:`with_members`
+    puts the two together again. Each k the page offers is kept after an import; reading a light one is
+    what makes choosing k quick at a million customers."""
+    from crm_core.metrics import differentiate
+
+    details = compute(store, "member_details", scope)
+    report = differentiate.segment_report(store, scope, k, features=compute(store, "segment_features", scope),
+                                          details=details)
+    if "members" not in report:
+        return report
+    members = report.pop("members")
+    labels = details.select("customer_id").join(
+        members.select("customer_id", *[c for c in _LABEL_COLUMNS if c in members.columns]),
+        on="customer_id", how="left", maintain_order="left",
+    )
+    return {**report, "labels": labels.drop("customer_id").with_columns(pl.col("segment_id").cast(pl.Int8))}
+
+
+def with_members(report: dict, details: pl.DataFrame) -> dict:
+    """A :func:`segmentation` report with its ``members`` frame rebuilt from ``details`` (the scope's
+    ``member_details`` view), as ``differentiate.segment_report`` returns it."""
+    if "labels" not in report:
+        return report
+    labels = report["labels"]
+    if labels.height != details.height:
+        raise ValueError("the segmentation and the member details are of different data; compute both again")
+    names = report["profile"].select("segment_id", pl.col("segment").cast(pl.Categorical))
+    members = (
+        pl.concat([details, labels.with_columns(pl.col("segment_id").cast(pl.Int32))], how="horizontal")
+        .filter(pl.col("segment_id").is_not_null())
+        .join(names, on="segment_id", how="left")
+    )
+    order = ["customer_id", "segment_id", "segment", *[c for c in details.columns if c != "customer_id"]]
+    members = members.select(*order, *[c for c in labels.columns if c not in order]).sort(
+        ["segment_id", "revenue", "customer_id"], descending=[False, True, False])
+    return {**{key: v for key, v in report.items() if key != "labels"}, "members": members}
 
 
 # ---------------------------------------------------------------------------------------------- retention & CLV
@@ -244,6 +290,7 @@ VIEWS: dict[str, Callable] = {
     "portfolio": portfolio,
     "identify": identify_summary,
     "segment_features": segment_features,
+    "member_details": member_details,
     "segmentation": segmentation,
     "retention_overview": retention_overview,
     "cohorts": cohort_cells,
@@ -290,7 +337,7 @@ def default_requests(scope: Scope) -> list[tuple[str, dict]]:
     span = (scope.start, scope.end)
     requests: list[tuple[str, dict]] = [
         ("portfolio_kpis", {}), ("portfolio", {"top": TOP_CUSTOMERS}),
-        ("identify", {}), ("segment_features", {}),
+        ("identify", {}), ("segment_features", {}), ("member_details", {}),
         # every choice of the page's "Number of segments": each a k-means fit of a million customers at 10M
         *[("segmentation", {"k": k}) for k in ("auto", *SEGMENT_KS)],
         ("retention_overview", {}), ("clv_fit", {"calibration_end": calibration_end(scope, span)}),

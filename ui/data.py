@@ -71,6 +71,7 @@ def clear_caches() -> None:
     """Forget every cached read (after any write to the store); the store itself stays open."""
     st.cache_data.clear()
     _view.clear()
+    _segmentation.clear()
 
 
 # ---------------------------------------------------------------------------- cached reads
@@ -288,7 +289,14 @@ def segmentation(scope_: scope.Scope, k: int | str = "auto") -> dict:
     profile, silhouette by k, members with contact data and figures, CLV tiers (None without a CLV fit) and
     interaction intensity per segment. ``{"customers": 0}`` when nobody bought in the window;
     ``{"customers": n, "error": why}`` when the customers cannot be segmented."""
-    return view("segmentation", scope_, k=k)
+    store = get_store()
+    return _segmentation(store.path, scope_, k)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _segmentation(db: str, scope_: scope.Scope, k: int | str) -> dict:
+    # the kept report holds labels only; its members frame is rebuilt once per (scope, k) and kept here
+    return views.with_members(view("segmentation", scope_, k=k), view("member_details", scope_))
 
 
 # ---------------------------------------------------------------------------- retention & CLV (QCI)

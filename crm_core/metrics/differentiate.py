@@ -68,15 +68,33 @@ def clv_tiers(frame: pl.DataFrame) -> pl.DataFrame:
     ).drop("_rank")
 
 
-def segment_report(store, scope: Scope, k: int | str = "auto", *, features: pl.DataFrame | None = None) -> dict:
+def member_details(store, scope: Scope, features: pl.DataFrame) -> pl.DataFrame:
+    """What the customer lists show of each customer in ``features`` whatever the segmentation: customer_id,
+    name, region, revenue, purchases, recency_days, interactions, cost_to_serve (window facts), email, phone
+    (contacts) and clv (when a feature), sorted by customer_id."""
+    from crm_core.metrics import identify
+
+    buyers = facts.customer_facts(store, scope).filter(pl.col("purchases").fill_null(0) > 0).select(
+        "customer_id", "name", "region", "revenue", "purchases", "recency_days", "interactions", "cost_to_serve",
+    )
+    people = identify.contacts(store, scope).select("customer_id", "email", "phone")
+    return (
+        features.select("customer_id").join(buyers, on="customer_id", how="left")
+        .join(people, on="customer_id", how="left")
+        .join(features.select("customer_id", *(["clv"] if "clv" in features.columns else [])), on="customer_id",
+              how="left")
+        .sort("customer_id")
+    )
+
+
+def segment_report(store, scope: Scope, k: int | str = "auto", *, features: pl.DataFrame | None = None,
+                   details: pl.DataFrame | None = None) -> dict:
     """Everything the Differentiate page shows about a segmentation of ``scope``: the fitted model's profile
     and silhouettes, the members with contact data and figures, CLV tiers (None without a CLV fit) and
     interaction intensity per segment. ``{"customers": 0}`` when nobody bought in the window;
-    ``{"customers": n, "error": why}`` when the customers cannot be segmented. ``features``: the scope's
-    :func:`segment_features` when already at hand (they do not depend on k)."""
+    ``{"customers": n, "error": why}`` when the customers cannot be segmented. ``features`` and ``details``
+    (:func:`member_details`): the scope's, when already at hand (they do not depend on k)."""
     import warnings
-
-    from crm_core.metrics import identify
 
     if features is None:
         features = segment_features(store, scope)
@@ -88,16 +106,9 @@ def segment_report(store, scope: Scope, k: int | str = "auto", *, features: pl.D
             model = KMeansSegmenter(k=k, seed=42).fit(features)
     except ValueError as exc:
         return {"customers": features.height, "error": str(exc)}
-    buyers = facts.customer_facts(store, scope).filter(pl.col("purchases").fill_null(0) > 0).select(
-        "customer_id", "name", "region", "revenue", "purchases", "recency_days", "interactions", "cost_to_serve",
-    )
-    people = identify.contacts(store, scope).select("customer_id", "email", "phone")
-    members = (
-        model.labels_.join(buyers, on="customer_id", how="left")
-        .join(people, on="customer_id", how="left")
-        .join(features.select("customer_id", *(["clv"] if "clv" in features.columns else [])), on="customer_id",
-              how="left")
-    )
+    if details is None:
+        details = member_details(store, scope, features)
+    members = model.labels_.join(details, on="customer_id", how="left")
     has_clv = "clv" in members.columns and members["clv"].drop_nulls().len() > 0
     tiers = None
     if has_clv:

@@ -197,6 +197,12 @@ def test_segment_features_take_the_kept_clv_fit(small):
     assert via_view.equals(differentiate.segment_features(store, default))
     report = views.segmentation(store, default, k=3)
     assert report["k"] == 3 and report["profile"]["customers"].sum() == via_view.height
+    # the kept report holds a segment id and CLV tier per customer; the members frame is rebuilt equal
+    assert "members" not in report and report["labels"].height == via_view.height
+    rebuilt = views.with_members(report, views.member_details(store, default))["members"]
+    direct = differentiate.segment_report(store, default, 3)["members"]
+    assert rebuilt.columns == direct.columns and rebuilt.equals(direct)
+    assert rebuilt["segment"].n_unique() == 3 and rebuilt["clv_tier"].null_count() < rebuilt.height
 
 
 def test_views_send_light_results(small):
