@@ -146,8 +146,9 @@ def with_members(report: dict, details: pl.DataFrame) -> dict:
         .join(names, on="segment_id", how="left")
     )
     order = ["customer_id", "segment_id", "segment", *[c for c in details.columns if c != "customer_id"]]
+    # details are in revenue order already: a stable sort by segment gives segment_report's order
     members = members.select(*order, *[c for c in labels.columns if c not in order]).sort(
-        ["segment_id", "revenue", "customer_id"], descending=[False, True, False])
+        "segment_id", maintain_order=True)
     return {**{key: v for key, v in report.items() if key != "labels"}, "members": members}
 
 

@@ -71,7 +71,7 @@ def clv_tiers(frame: pl.DataFrame) -> pl.DataFrame:
 def member_details(store, scope: Scope, features: pl.DataFrame) -> pl.DataFrame:
     """What the customer lists show of each customer in ``features`` whatever the segmentation: customer_id,
     name, region, revenue, purchases, recency_days, interactions, cost_to_serve (window facts), email, phone
-    (contacts) and clv (when a feature), sorted by customer_id."""
+    (contacts) and clv (when a feature); largest revenue first, then by customer_id (the lists' order)."""
     from crm_core.metrics import identify
 
     buyers = facts.customer_facts(store, scope).filter(pl.col("purchases").fill_null(0) > 0).select(
@@ -83,7 +83,7 @@ def member_details(store, scope: Scope, features: pl.DataFrame) -> pl.DataFrame:
         .join(people, on="customer_id", how="left")
         .join(features.select("customer_id", *(["clv"] if "clv" in features.columns else [])), on="customer_id",
               how="left")
-        .sort("customer_id")
+        .sort(["revenue", "customer_id"], descending=[True, False])
     )
 
 
