@@ -3,7 +3,7 @@ independent Polars totals on the sample company."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -150,6 +150,22 @@ def test_stored_filtered_read_equals_the_query_on_the_sample(sample_store):
         got = customer_facts(sample_store, scope)
         assert 0 < got.height < people.height, filters
         assert got.equals(sample_store.query(text, facts_module.bind(scope, text, as_of=None))), filters
+
+
+def test_computed_facts_are_remembered_until_the_data_change(tmp_path):
+    # Every view asks for the facts of a new window: computed once per data version, then the same frame.
+    s = Store(tmp_path / "memo.duckdb")
+    ds = s.load_sample(customers=60).dataset_id
+    default = facts_module.default_scope(s, ds)
+    window = default.with_window(default.start, default.end - timedelta(days=30))
+    first = customer_facts(s, window)
+    assert customer_facts(s, window) is first  # remembered
+    assert customer_facts(s, default) is not customer_facts(s, default)  # stored rows: read each time
+    rates = cost.get_rates(s, ds).select("pool", "unit", "rate").with_columns(rate=pl.col("rate") * 3)
+    cost.set_rates(s, ds, rates)
+    again = customer_facts(s, window)
+    assert again is not first and again["cost_to_serve"].sum() > first["cost_to_serve"].sum() > 0
+    s.close()
 
 
 @pytest.fixture(scope="module")
