@@ -157,9 +157,9 @@ def retention_overview(store, scope: Scope) -> dict:
     """Retention headline, the churn rule, the Kaplan-Meier frame with its median and the monthly churn trend."""
     from crm_core.metrics import retention
 
-    summary = retention.retention_summary(store, scope)
     rule = retention.default_churn_window(store, scope)
     km, median = retention.survival_curve(store, scope, rule.days)
+    summary = retention.retention_summary(store, scope, rule=rule, median_lifetime_days=median)
     return {
         "summary": summary,
         "churn_days": rule.days,

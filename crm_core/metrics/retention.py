@@ -499,15 +499,21 @@ def revenue_retention(store, scope: Scope, period: str = "month") -> pl.DataFram
 
 
 # ---------------------------------------------------------------------------------------------------- summary
-def retention_summary(store, scope: Scope, period: str = "quarter") -> dict:
+def retention_summary(store, scope: Scope, period: str = "quarter", *, rule: ChurnRule | None = None,
+                      median_lifetime_days: float | None = None) -> dict:
     """Headline retention figures of the scope.
 
     Keys: repeat_rate, churn_rate, churn_window_days, churn_window_rule, median_lifetime_days, nrr, grr,
     nrr_period (start of the latest whole ``period`` with a revenue-retention figure, or None).
+    ``rule`` (:func:`default_churn_window`) and ``median_lifetime_days`` (of :func:`survival_curve` under that
+    rule): the scope's, when already at hand (each is a pass over every purchase).
     """
-    rule = default_churn_window(store, scope)
+    rule = default_churn_window(store, scope) if rule is None else rule
     ch = churn(store, scope, rule.days)
-    _, median = survival_curve(store, scope, rule.days)
+    if median_lifetime_days is None:
+        _, median = survival_curve(store, scope, rule.days)
+    else:
+        median = median_lifetime_days
     rr = revenue_retention(store, scope, period).filter(~pl.col("partial"))
     latest = rr.tail(1).to_dicts()[0] if rr.height else None
     return {

@@ -353,6 +353,12 @@ def test_retention_summary_on_hand_fixture(nrr_store):
     assert summary["nrr_period"] == date(2024, 2, 1)
     # Only X and Y bought on two days: repeat rate 2 of 4 new customers
     assert summary["repeat_rate"] == 0.5
+    # the churn rule and median lifetime at hand (as the Retention view passes them) give the same summary
+    rule = ret.default_churn_window(s, scope)
+    _, median = ret.survival_curve(s, scope, rule.days)
+    given = ret.retention_summary(s, scope, period="month", rule=rule, median_lifetime_days=median)
+    assert given.keys() == summary.keys()
+    assert all(given[k] == summary[k] or (given[k] != given[k] and summary[k] != summary[k]) for k in summary)
 
 
 # ---------------------------------------------------------------------------------------------- invariants
