@@ -208,9 +208,20 @@ def set_rates(store: Store, dataset_id: int, rates: pl.DataFrame) -> None:
                     "unnest(?::DOUBLE[])",
                     [dataset_id, clean["pool"].to_list(), clean["unit"].to_list(), clean["rate"].to_list()],
                 )
-            store._rebuild_facts(cur, dataset_id)
+            reprice_facts(cur, dataset_id)
     except duckdb.Error as exc:
         raise StoreError(f"The cost rates were not saved; the store is unchanged. Database error: {exc}") from exc
+
+
+def reprice_facts(cur, dataset_id: int) -> None:
+    """Price the dataset's stored facts at its current rates (cost to serve, net profit) and drop its kept
+    results, inside the caller's transaction: the facts keep what each customer used, so new rates need no
+    rescan of the transactions (~0.3 s instead of a ~4 s rebuild at 10M)."""
+    from crm_core import results
+
+    results.clear(cur, dataset_id)  # results priced at the old rates must never be read again
+    text = render("reprice_facts")
+    cur.execute(text, {"dataset": dataset_id})
 
 
 # ---------------------------------------------------------------------------------------------- cost to serve
@@ -243,6 +254,11 @@ def cost_to_serve(store: Store, scope: Scope) -> pl.DataFrame:
         net_profit, orders, returns, interactions, interaction_minutes and ``n_<pool>`` contacts per
         interaction pool.
     """
+    from crm_core.metrics import facts  # facts imports this module
+
+    if facts.reads_stored(store, scope):  # priced from the stored facts: no rescan
+        text = render("cost_from_facts")
+        return store.query(text, scope.params(text))
     text = cost_to_serve_sql(filtered=scope.filtered)
     return store.query(text, bind(scope, text))
 

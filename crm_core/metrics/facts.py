@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from crm_core.metrics.cost import bind, render
+from crm_core.metrics.cost import INTERACTION_POOLS, bind, render
 from crm_core.metrics.scope import Scope, activity_sql, customer_filter, purchases_sql
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,12 +28,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # The dataset's purchase span: (first, last) purchase day of any status; the sidebar's default window.
 SPAN_SQL = "SELECT CAST(MIN(occurred_at) AS DATE), CAST(MAX(occurred_at) AS DATE) FROM purchases WHERE dataset_id = ?"
-STORED_SQL = "SELECT * FROM customer_facts WHERE dataset_id = $dataset ORDER BY customer_id"
+# What each customer used in the window, per interaction pool: kept in the stored facts only, so new cost rates
+# price them again without a rescan (crm_core/sql/reprice_facts.sql, cost_from_facts.sql); not in the frames.
+USAGE_COLUMNS: tuple[str, ...] = tuple(f"{m}_{p}" for m in ("minutes", "direct") for p in INTERACTION_POOLS)
+_NOT_USAGE = f"* EXCLUDE ({', '.join(USAGE_COLUMNS)})"
+STORED_SQL = f"SELECT {_NOT_USAGE} FROM customer_facts WHERE dataset_id = $dataset ORDER BY customer_id"
 # The stored rows of the customers passing region / segment / owner filters. Those filters act per customer
 # on the customers table, whose region, segment and owner the facts carry (null for a customer missing from
 # it, whom any such filter leaves out), so this equals the windowed query with the filters, in a read.
-STORED_FILTERED_SQL = """
-SELECT * FROM customer_facts
+STORED_FILTERED_SQL = f"""
+SELECT {_NOT_USAGE} FROM customer_facts
 WHERE dataset_id = $dataset
   AND (len($regions::VARCHAR[]) = 0 OR list_contains($regions::VARCHAR[], region))
   AND (len($segments::VARCHAR[]) = 0 OR list_contains($segments::VARCHAR[], segment))
@@ -68,11 +72,13 @@ def _computed(store: Store, scope: Scope, as_of: date | None) -> pl.DataFrame:
     return frame
 
 
-def customer_facts_sql(filtered: bool = True) -> str:
+def customer_facts_sql(filtered: bool = True, usage: bool = False) -> str:
     """The windowed facts query (parameters: the scope's and ``$as_of``); ``filtered=False`` for a scope
-    without filters leaves the filter conditions out of the SQL (same result, less work)."""
+    without filters leaves the filter conditions out of the SQL (same result, less work); ``usage`` adds the
+    :data:`USAGE_COLUMNS` (the stored facts keep them)."""
     return render(
         "customer_facts_window",
+        usage="".join(f",\n    COALESCE(e.{c}, 0)::DOUBLE AS {c}" for c in USAGE_COLUMNS) if usage else "",
         purchases=purchases_sql(windowed=False, statuses=None, filtered=filtered),
         interactions=activity_sql("interactions", "occurred_at", windowed=False, filtered=filtered),
         feedback=activity_sql("feedback", "responded_at", windowed=False, filtered=filtered),
@@ -94,7 +100,7 @@ def default_scope(con, dataset_id: int) -> Scope:
 def stored_facts_query(con, dataset_id: int) -> tuple[str, dict]:
     """The query (and parameters) whose result the stored ``customer_facts`` rows of a dataset are."""
     scope = default_scope(con, dataset_id)
-    text = customer_facts_sql(filtered=False)
+    text = customer_facts_sql(filtered=False, usage=True)
     return text, bind(scope, text, as_of=None)
 
 

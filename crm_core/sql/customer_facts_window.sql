@@ -119,7 +119,7 @@ SELECT
     COALESCE(e.cost_to_serve, 0)::DOUBLE                            AS cost_to_serve,
     COALESCE(e.net_profit, 0)::DOUBLE                               AS net_profit,
     e.latest_nps::INTEGER                                           AS latest_nps,
-    e.latest_csat::INTEGER                                          AS latest_csat
+    e.latest_csat::INTEGER                                          AS latest_csat{{usage}}
 FROM everyone AS e
 CROSS JOIN day
 LEFT JOIN purchase_totals AS b USING (customer_id)

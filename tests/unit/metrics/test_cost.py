@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 import duckdb
 import polars as pl
+from polars.testing import assert_frame_equal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -203,13 +204,13 @@ def test_bad_rates_are_refused_and_change_nothing(ds, store, rates, message):
 
 
 def test_set_rates_is_one_transaction(ds, store, monkeypatch):
-    # The rates are written first, then the facts rebuild fails: the saved rates must roll back too.
+    # The rates are written first, then repricing the facts fails: the saved rates must roll back too.
     before = store.snapshot()
 
     def boom(cur, dataset_id):
         raise duckdb.Error("disk full (simulated)")
 
-    monkeypatch.setattr(Store, "_rebuild_facts", staticmethod(boom))
+    monkeypatch.setattr(cost, "reprice_facts", boom)  # the stored facts priced at the new rates
     with pytest.raises(StoreError, match="unchanged"):
         cost.set_rates(store, ds, RATES.with_columns(rate=pl.col("rate") * 2))
     assert store.snapshot() == before
@@ -371,3 +372,27 @@ def test_whale_curve_properties(profits):
             assert shares.min() >= 0 and math.isclose(curve.peak_share, 1.0)
     else:
         assert not curve.has_shares and f["cumulative_share"].null_count() == n
+
+
+def test_new_rates_reprice_the_stored_facts_as_a_rebuild_would(ds, store):
+    # set_rates prices the stored facts again from what each customer used; a full rebuild from the
+    # transactions at the same rates gives the same table.
+    cost.set_rates(store, ds, RATES.with_columns(rate=pl.col("rate") * 1.5 + 0.25))
+    repriced = store.table("customer_facts", ds).sort("customer_id")
+    store.rebuild_facts(ds)
+    rebuilt = store.table("customer_facts", ds).sort("customer_id")
+    assert_frame_equal(repriced, rebuilt, check_exact=False, rel_tol=1e-12)
+    assert repriced["cost_to_serve"].sum() > 0
+
+
+def test_cost_from_the_stored_facts_equals_the_scan(ds, store):
+    # The default window (and its customer filters) is priced from the stored facts; the scan of the
+    # transactions and interactions gives the same frame.
+    from crm_core.metrics import facts
+
+    default = facts.default_scope(store, ds)
+    for scope in (default, Scope(ds, default.start, default.end, regions=("EU",)),
+                  Scope(ds, default.start, default.end, segments=("Enterprise",))):
+        assert facts.reads_stored(store, scope)
+        scanned = store.query(cost.cost_to_serve_sql(), cost.bind(scope, cost.cost_to_serve_sql()))
+        assert_frame_equal(cost.cost_to_serve(store, scope), scanned, check_exact=False, rel_tol=1e-12)

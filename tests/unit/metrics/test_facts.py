@@ -84,7 +84,11 @@ def test_the_default_scope_is_read_from_the_stored_facts(ds, store):
     text = facts_module.customer_facts_sql()
     recomputed = store.query(text, facts_module.bind(default, text, as_of=None))
     assert customer_facts(store, default).equals(recomputed)
-    assert store.table("customer_facts", ds).sort("customer_id").equals(recomputed)
+    # the table also keeps what each customer used per pool, for repricing (not in the frames)
+    with_usage = facts_module.customer_facts_sql(usage=True)
+    assert store.table("customer_facts", ds).sort("customer_id").equals(
+        store.query(with_usage, facts_module.bind(default, with_usage, as_of=None)))
+    assert not set(facts_module.USAGE_COLUMNS) & set(recomputed.columns)
     assert facts_module.reads_stored(store, default)
     assert not facts_module.reads_stored(store, Scope(ds))  # open window: activity after the span counts
     assert not facts_module.reads_stored(store, default.with_window(date(2024, 1, 11), default.end))
@@ -251,3 +255,19 @@ def test_main_channel_ties_are_broken_the_same_way_everywhere(store):
     served = cost.cost_to_serve(store, Scope(ds))
     for frame in (stored, windowed, served):
         assert dict(zip(frame["customer_id"], frame["main_channel"])) == expected
+
+
+def test_sample_cost_from_the_stored_facts_equals_the_scan(sample_store):
+    # The sample has every interaction kind, minutes and explicit costs: priced from the stored facts (default
+    # window, with or without a region) it equals the scan; after new rates, too.
+    from polars.testing import assert_frame_equal
+
+    ds = int(sample_store.datasets()["dataset_id"][0])
+    default = facts_module.default_scope(sample_store, ds)
+    region = sample_store.table("customers", ds)["region"].drop_nulls().sort()[0]
+    text = cost.cost_to_serve_sql()
+    for scope in (default, Scope(ds, default.start, default.end, regions=(region,))):
+        from_facts = cost.cost_to_serve(sample_store, scope)
+        assert from_facts.height > 0 and from_facts["cost_to_serve"].sum() > 0
+        assert_frame_equal(from_facts, sample_store.query(text, cost.bind(scope, text)), check_exact=False,
+                           rel_tol=1e-12)
