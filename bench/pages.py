@@ -9,8 +9,8 @@ page in headless Chromium (Debian's /usr/bin/chromium) and prints one JSON line 
 (median of three reruns in that open session: the least a widget change costs) and ``widgets``
 ({label: seconds}: then, in that same tab, real widget changes one after the other — an option of a
 selectbox, radio or segmented control clicked — each from the click until the script has finished and no
-spinner is left; null when the widget could not be found or changed, the reason on stderr; empty for a page
-whose widgets all write to the database, as the Cost to serve rate editor does).
+spinner is left; null when the widget could not be found or changed, the reason on stderr; on Cost to serve,
+the rate editor's Reset and Save buttons, which write rates to the copy and recompute the page).
 With ``--filters``, one more line ``{"page": "portfolio", "filter": "region", "value", "seconds",
 "filter_cleared"}``: the sidebar's Region filter set to its first value on the Portfolio page, and cleared
 again (every page's results change with a filter: on a large database this takes long, hence off by default).
@@ -187,6 +187,19 @@ def first_segment():
     return find
 
 
+def button(label: str, expander: str | None = None):
+    """The page's button ``label``, inside the expander whose title starts with ``expander`` (opened first:
+    opening one does not rerun the page)."""
+    def find(page):
+        scope = page.locator(MAIN)
+        if expander is not None:
+            scope = scope.locator("details").filter(has=page.locator("summary", has_text=expander)).first
+            if scope.get_attribute("open", timeout=FIND_MS) is None:
+                scope.locator("summary").click(timeout=FIND_MS)
+        return scope.get_by_role("button", name=label)
+    return find
+
+
 WIDGETS = {  # page: [(label in the JSON, finder)], in the order a user would change them
     "portfolio": [("Customer to look into", selectbox("Customer to look into", nth=1))],
     "differentiate": [("Number of segments", selectbox("Number of segments", option="4 segments")),
@@ -196,7 +209,10 @@ WIDGETS = {  # page: [(label in the JSON, finder)], in the order a user would ch
     "qci": [("Intention, first practice", first_segment())],
     "gartner": [("Current level, first block", first_segment())],
     "models": [("CRM model", radio("CRM model", nth=1))],
-    # cost_to_serve: its one widget with a rerun of its own, the rate editor, saves rates into the database
+    # the rate editor's two buttons (the app writes to a copy of --db): saving reprices every customer's cost
+    # to serve and drops the kept results, so the page is computed again
+    "cost_to_serve": [("Reset rates to defaults", button("Reset to defaults", "Cost rates")),
+                      ("Save rates", button("Save rates", "Cost rates"))],
 }
 
 
