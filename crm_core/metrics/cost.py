@@ -38,7 +38,7 @@ import polars as pl
 import yaml
 
 from crm_core import sql
-from crm_core.metrics.scope import Scope, activity_sql, purchases_sql
+from crm_core.metrics.scope import ATTRIBUTE_FILTER, Scope, activity_sql, purchases_sql
 
 if TYPE_CHECKING:  # pragma: no cover
     from crm_core.store import Store
@@ -220,7 +220,7 @@ def reprice_facts(cur, dataset_id: int) -> None:
     from crm_core import results
 
     results.clear(cur, dataset_id)  # results priced at the old rates must never be read again
-    text = render("reprice_facts")
+    text = render("reprice_facts", facts_rows="TRUE")
     cur.execute(text, {"dataset": dataset_id})
 
 
@@ -235,6 +235,11 @@ def cost_to_serve_sql(filtered: bool = True) -> str:
         purchases=purchases_sql(windowed=True, statuses=None, filtered=filtered),
         interactions=activity_sql("interactions", "occurred_at", windowed=True, filtered=filtered),
     )
+
+
+# Stored facts rows of the customers served (a purchase of any status or an interaction in the window) who pass
+# the region / segment / owner filters, whose values the facts carry.
+_SERVED_FACTS = f"(orders + refunded_orders + cancelled_orders + interactions) > 0\n  AND {ATTRIBUTE_FILTER}"
 
 
 def cost_to_serve(store: Store, scope: Scope) -> pl.DataFrame:
@@ -257,7 +262,7 @@ def cost_to_serve(store: Store, scope: Scope) -> pl.DataFrame:
     from crm_core.metrics import facts  # facts imports this module
 
     if facts.reads_stored(store, scope):  # priced from the stored facts: no rescan
-        text = render("cost_from_facts")
+        text = render("cost_from_facts", facts_rows=_SERVED_FACTS)
         return store.query(text, scope.params(text))
     text = cost_to_serve_sql(filtered=scope.filtered)
     return store.query(text, bind(scope, text))

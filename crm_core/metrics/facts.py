@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from crm_core.metrics.cost import INTERACTION_POOLS, bind, render
-from crm_core.metrics.scope import Scope, activity_sql, customer_filter, purchases_sql
+from crm_core.metrics.scope import (
+    ATTRIBUTE_FILTER,
+    Scope,
+    activity_sql,
+    customer_filter,
+    purchases_sql,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from crm_core.store import Store
@@ -39,9 +45,7 @@ STORED_SQL = f"SELECT {_NOT_USAGE} FROM customer_facts WHERE dataset_id = $datas
 STORED_FILTERED_SQL = f"""
 SELECT {_NOT_USAGE} FROM customer_facts
 WHERE dataset_id = $dataset
-  AND (len($regions::VARCHAR[]) = 0 OR list_contains($regions::VARCHAR[], region))
-  AND (len($segments::VARCHAR[]) = 0 OR list_contains($segments::VARCHAR[], segment))
-  AND (len($owners::VARCHAR[]) = 0 OR list_contains($owners::VARCHAR[], owner))
+  AND {ATTRIBUTE_FILTER}
 ORDER BY customer_id
 """
 

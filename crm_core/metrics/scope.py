@@ -103,6 +103,12 @@ _CUSTOMER_FILTER = """
 """
 
 
+# The same filters on rows that carry the customer's region, segment and owner (the stored customer facts).
+ATTRIBUTE_FILTER = """(len($regions::VARCHAR[]) = 0 OR list_contains($regions::VARCHAR[], region))
+  AND (len($segments::VARCHAR[]) = 0 OR list_contains($segments::VARCHAR[], segment))
+  AND (len($owners::VARCHAR[]) = 0 OR list_contains($owners::VARCHAR[], owner))"""
+
+
 def customer_filter(alias: str) -> str:
     """SQL condition: the row's customer (``alias.customer_id``) passes the customer filters."""
     return "(" + _CUSTOMER_FILTER.format(alias=alias) + ")"
