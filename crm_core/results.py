@@ -7,8 +7,9 @@ always the same scope: the dataset's whole purchase span with no filters (the st
 
 * written the first time they are computed (by a page, or by :func:`crm_core.views.warm` right after an
   import), read afterwards by every session and every new server process;
-* deleted in the same transaction that rebuilds the dataset's facts (an import, new cost rates), so a
-  stale result can never be read;
+* deleted in the same transaction that rebuilds the dataset's facts (an import) or reprices them (new
+  cost rates: only the results a rate enters, ``crm_core.views.RATE_FREE`` stay), so a stale result can
+  never be read;
 * encoded without pickle: JSON for the structure, Arrow IPC for frames, and dataclasses only from
   ``crm_core`` modules, so a database file cannot make the app run code.
 
@@ -23,8 +24,9 @@ import importlib
 import io
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -231,9 +233,10 @@ def prune(store, dataset_id: int, keep: int = KEEP_PER_DATASET) -> None:
                    "OFFSET ?)", [dataset_id, keep])
 
 
-def clear(cur, dataset_id: int) -> None:
-    """Forget a dataset's results (inside the transaction that changes its data or cost rates)."""
-    _drop(cur, "dataset_id = ?", [dataset_id])
+def clear(cur, dataset_id: int, keep: Collection[str] = ()) -> None:
+    """Forget a dataset's results (inside the transaction that changes its data or cost rates), except those
+    of the views named in ``keep`` (new cost rates keep the results that no price enters)."""
+    _drop(cur, "dataset_id = ? AND NOT list_contains(?::VARCHAR[], name)", [dataset_id, sorted(keep)])
 
 
 def kept(store, dataset_id: int) -> pl.DataFrame:
@@ -244,9 +247,9 @@ def kept(store, dataset_id: int) -> pl.DataFrame:
     )
 
 
-def data_version(store, dataset_id: int) -> str:
-    """What a dataset's results depend on: its latest import batch, its cost rates, its targets and its
-    data-quality fixes (applied and undone)."""
+def data_version(store, dataset_id: int, priced: bool = True) -> str:
+    """What a dataset's results depend on: its latest import batch, its cost rates (unless ``priced`` is
+    false: a result no cost rate enters), its targets and its data-quality fixes (applied and undone)."""
     row = store.cursor().execute(
         "SELECT (SELECT max(batch_id) FROM import_batches WHERE dataset_id = $d), "
         "(SELECT string_agg(pool || '/' || unit || '=' || rate, ';' ORDER BY pool, unit) FROM cost_rates "
@@ -256,31 +259,51 @@ def data_version(store, dataset_id: int) -> str:
         "(SELECT max(fix_id) || '/' || count(undone_at) FROM quality_audit WHERE dataset_id = $d)",
         {"d": dataset_id},
     ).fetchall()[0]
-    return f"{row[0]}|{row[1] or ''}|{row[2] or ''}|{row[3] or ''}"
+    rates = (row[1] or "") if priced else "-"
+    return f"{row[0]}|{rates}|{row[2] or ''}|{row[3] or ''}"
 
 
-def cached(store, scope, name: str, params: dict, compute: Callable[[], Any]) -> Any:
+# one lock per result being computed in this process: a second caller of the same result (a page while the
+# background preparation after new cost rates computes it) waits for the first and reads what it kept
+_computing: dict[tuple, threading.Lock] = {}
+_computing_lock = threading.Lock()
+
+
+def cached(store, scope, name: str, params: dict, compute: Callable[[], Any], priced: bool = True) -> Any:
     """``compute()``, kept in the store when ``scope`` has no filters (any window: the default scope that
     :func:`crm_core.views.warm` prepares, and the windows users pick, such as the review's quarter).
 
-    Filtered scopes are computed every call (``crm_core.views.compute`` and the app keep recent ones in
-    memory). A result that cannot be
-    encoded or written is still returned (the reason goes to the log).
+    ``priced=False`` for a result no cost rate enters: its key leaves the rates out, so it outlives new rates
+    (``clear(..., keep=...)``). Filtered scopes are computed every call (``crm_core.views.compute`` and the
+    app keep recent ones in memory). Two threads asking for the same result compute it once. A result that
+    cannot be encoded or written is still returned (the reason goes to the log).
     """
     if scope.filtered:
         return compute()
     # the window and the data version in the key: a result computed while an import replaced the data is
     # never read
     window = [None if d is None else d.isoformat() for d in (scope.start, scope.end)]
-    key = key_of({**params, "window": window, "version": data_version(store, scope.dataset_id)})
+    key = key_of({**params, "window": window, "version": data_version(store, scope.dataset_id, priced)})
     hit = get(store, scope.dataset_id, name, key)
     if hit is not MISSING:
         return hit
-    start = time.perf_counter()
-    value = compute()
-    try:
-        put(store, scope.dataset_id, name, key, value, time.perf_counter() - start)
-        prune(store, scope.dataset_id)
-    except Exception as exc:  # noqa: BLE001 - keeping is an optimisation; the result is still right
-        log.warning("could not keep the %s result of dataset %s: %s", name, scope.dataset_id, exc)
-    return value
+    slot = (getattr(store, "token", id(store)), scope.dataset_id, name, key)
+    with _computing_lock:
+        lock = _computing.setdefault(slot, threading.Lock())
+    with lock:
+        try:
+            hit = get(store, scope.dataset_id, name, key)  # kept by the thread we waited for
+            if hit is not MISSING:
+                return hit
+            start = time.perf_counter()
+            value = compute()
+            try:
+                put(store, scope.dataset_id, name, key, value, time.perf_counter() - start)
+                prune(store, scope.dataset_id)
+            except Exception as exc:  # noqa: BLE001 - keeping is an optimisation; the result is still right
+                log.warning("could not keep the %s result of dataset %s: %s", name, scope.dataset_id, exc)
+            return value
+        finally:
+            with _computing_lock:
+                if _computing.get(slot) is lock:
+                    del _computing[slot]

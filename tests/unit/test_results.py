@@ -2,8 +2,9 @@
 
 What is checked: a kept result reads back equal to what was computed (frames with their types, dates,
 dict keys that are not text, crm_core dataclasses); nothing but crm_core dataclasses can be built from a
-database file; only the dataset's default scope is kept; an import or new cost rates forget the results
-in the same transaction; ``warm`` keeps every default view so the next call is a read.
+database file; only the dataset's default scope is kept; an import forgets the results in the same
+transaction, new cost rates the ones a rate enters (the others are checked to be unchanged by new rates);
+a result asked for by two threads at once is computed once; ``warm`` keeps every default view so the next call is a read.
 """
 
 from __future__ import annotations
@@ -115,6 +116,67 @@ def test_new_data_or_new_cost_rates_forget_the_results(small):
     store.load(store.dataset_name(ds), [TableLoad("transactions", extra, "more.csv")])  # appended
     assert results.kept(store, ds).height == 0
     assert _payload_tables(store) == []  # each payload's own table is dropped with it
+
+
+def test_new_cost_rates_keep_the_results_no_rate_enters(small, monkeypatch):
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    views.compute(store, "cohorts", default, period="month", measure="customers")
+    views.compute(store, "cost_view", default, top=views.TOP_CUSTOMERS)
+    assert sorted(results.kept(store, ds)["name"].to_list()) == ["cohorts", "cost_view"]
+    rates = cost.get_rates(store, ds).select("pool", "unit", "rate").with_columns(rate=pl.col("rate") * 3)
+    cost.set_rates(store, ds, rates)
+    assert results.kept(store, ds)["name"].to_list() == ["cohorts"]  # the cost view is priced: dropped
+    monkeypatch.setitem(views.VIEWS, "cohorts", lambda *a, **k: pytest.fail("recomputed"))
+    assert views.compute(store, "cohorts", default, period="month", measure="customers").height > 0
+
+
+def test_the_views_kept_across_new_rates_do_not_change_with_them(small):
+    # views.RATE_FREE is a claim about code: each view in it computes the same with other rates. A view that
+    # starts using cost to serve or net profit fails here until it leaves RATE_FREE.
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    requests = {}
+    for name, params in views.default_requests(default):
+        requests.setdefault(name, params)
+    assert views.RATE_FREE <= set(requests)
+
+    def computed() -> dict:
+        with store.transaction() as cur:
+            results.clear(cur, ds)  # nothing kept: each view (and what it reads) computed now
+        return {name: results.encode(views.VIEWS[name](store, default, **requests[name]))
+                for name in sorted(views.RATE_FREE | {"cost_view"})}
+
+    before = computed()
+    rates = cost.get_rates(store, ds).select("pool", "unit", "rate").with_columns(rate=pl.col("rate") * 3 + 1)
+    cost.set_rates(store, ds, rates)
+    after = computed()
+    assert before["cost_view"] != after["cost_view"]  # the new rates do change what is priced
+    for name in views.RATE_FREE:
+        assert before[name] == after[name], name
+
+
+def test_a_result_asked_for_twice_at_once_is_computed_once(small):
+    import threading
+    import time
+
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    calls = []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.5)
+        return {"n": len(calls)}
+
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(results.cached(store, default, "probe", {}, slow)))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and got == [{"n": 1}] * 3
 
 
 def test_holdout_view_is_the_fit_s_holdout_without_frames(small):
