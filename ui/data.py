@@ -33,7 +33,12 @@ _first_start_done: set[str] = set()
 
 
 # ---------------------------------------------------------------------------- the store
-@st.cache_resource(show_spinner=False, on_release=lambda store: store.close())
+def _release_store(store: Store) -> None:
+    stop_background(store.path)  # a preparation thread must not be left querying a closed connection
+    store.close()
+
+
+@st.cache_resource(show_spinner=False, on_release=_release_store)
 def _open_store(path: str) -> Store:
     log.info("opening the CRM Lens database %s", path)
     return Store(path)
@@ -68,7 +73,12 @@ def ensure_first_start(store: Store) -> bool:
 
 
 def clear_caches() -> None:
-    """Forget every cached read (after any write to the store); the store itself stays open."""
+    """Forget every cached read (after any write to the store), and stop the background preparations, whose
+    views are of the data before the write; the store itself stays open."""
+    with _background_lock:
+        for running in _background.values():
+            for _, stop in running:
+                stop.set()
     st.cache_data.clear()
     _view.clear()
     _segmentation.clear()
@@ -340,13 +350,72 @@ def cost_rates(dataset_id: int) -> pl.DataFrame:
 
 
 def save_cost_rates(dataset_id: int, rates: pl.DataFrame) -> None:
-    """``cost.set_rates`` (validates, saves and rebuilds the stored facts in one transaction), then forget every
-    cached read so every figure recomputes. Raises ``CostRatesError`` / ``StoreError`` with nothing saved."""
+    """``cost.set_rates`` (validates, saves and reprices the stored facts in one transaction), then forget every
+    cached read so every figure recomputes, and prepare the pages' default views again in the background
+    (:func:`prepare_in_background`). Raises ``CostRatesError`` / ``StoreError`` with nothing saved."""
     from crm_core.metrics import cost
 
     auth.require("edit_cost_rates")
-    cost.set_rates(get_store(), dataset_id, rates)
+    store = get_store()
+    cost.set_rates(store, dataset_id, rates)
     clear_caches()
+    prepare_in_background(store, dataset_id, first=("cost_view",))
+
+
+class _Superseded(Exception):
+    """A newer background preparation of the same dataset took over."""
+
+
+_background_lock = threading.Lock()
+# per (database path, dataset): the preparation threads not known to be done, the newest last
+_background: dict[tuple[str, int], list[tuple[threading.Thread, threading.Event]]] = {}
+
+
+def prepare_in_background(store: Store, dataset_id: int, first: tuple[str, ...] = ()) -> threading.Thread:
+    """Compute and keep a dataset's default views (``crm_core.views.warm``) in a thread of this process.
+
+    After new cost rates, the priced views (segments, scorecard evidence, portfolio, cost) are computed again
+    while the user reads the Cost page, instead of when each page is next opened (tens of seconds at 10M
+    transactions). A page asking for a view the thread is computing waits for it and reads it
+    (``crm_core.results.cached``); ``first`` names the views to do first (the page on screen). A newer call
+    for the same dataset stops the older thread before its next view."""
+    key = (store.path, dataset_id)
+    stop = threading.Event()
+
+    def check(done: int, total: int, name: str) -> None:
+        if stop.is_set():
+            raise _Superseded
+
+    def run() -> None:
+        try:
+            seconds = views.warm(store, dataset_id, check, first=first)
+            log.info("prepared %d views of dataset %s in the background (%.1f s)", len(seconds), dataset_id,
+                     sum(seconds.values()))
+        except _Superseded:
+            log.info("background preparation of dataset %s stopped: superseded", dataset_id)
+        except Exception as exc:  # noqa: BLE001 - a page computes what is missing when it is opened
+            log.warning("background preparation of dataset %s failed: %s", dataset_id, exc, exc_info=exc)
+
+    thread = threading.Thread(target=run, name=f"crm-lens-prepare-{dataset_id}", daemon=True)
+    with _background_lock:
+        older = [(t, e) for t, e in _background.get(key, []) if t.is_alive()]
+        for _, superseded in older:
+            superseded.set()
+        _background[key] = [*older, (thread, stop)]
+        thread.start()
+    return thread
+
+
+def stop_background(path: str | None = None) -> None:
+    """Stop the background preparations of the store at ``path`` (every store's when None) at their next
+    view, and wait for them (before a store is closed)."""
+    with _background_lock:
+        keys = [key for key in _background if path is None or key[0] == path]
+        running = [pair for key in keys for pair in _background.pop(key)]
+    for _, stop in running:
+        stop.set()
+    for thread, _ in running:
+        thread.join()
 
 
 def cost_view(scope_: scope.Scope, top: int = TOP_CUSTOMERS) -> dict:

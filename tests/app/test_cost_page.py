@@ -131,3 +131,26 @@ def test_an_empty_window_says_so_and_no_interactions_names_the_export(app, store
     assert_clean(at)
     assert any("No customers served in the analysis window" in i.value for i in at.info)
     assert not kpis(at)
+
+
+def test_after_a_save_the_priced_views_are_prepared_again_in_the_background(app, store, edit_rates, monkeypatch):
+    from crm_core import results, views
+    from crm_core.metrics import facts
+
+    at = cost_page(app)
+    dataset_id = store.dataset_id(at.session_state[state.DATASET])
+    edit_rates[("call", "per_contact")] = 9.0
+    at.button(key=state.COST_RATES_SAVE).click().run()
+    assert_clean(at)
+    threads = [t for t, _ in data._background.get((store.path, dataset_id), [])]
+    assert threads, "no background preparation started"
+    for thread in threads:
+        thread.join(timeout=120)
+    kept = set(results.kept(store, dataset_id)["name"])
+    requested = {name for name, _ in views.default_requests(facts.default_scope(store, dataset_id))}
+    assert requested <= kept, requested - kept  # segments, evidence, portfolio: priced at the new rates
+    # and the Differentiate page reads them: its segmentation is not computed again
+    monkeypatch.setitem(views.VIEWS, "segmentation", lambda *a, **k: pytest.fail("segmentation recomputed"))
+    at.switch_page("pages/differentiate.py").run()
+    assert_clean(at)
+    assert "Differentiate" in " ".join(texts(at.subheader)), texts(at.subheader)

@@ -144,16 +144,45 @@ def test_the_views_kept_across_new_rates_do_not_change_with_them(small):
     def computed() -> dict:
         with store.transaction() as cur:
             results.clear(cur, ds)  # nothing kept: each view (and what it reads) computed now
-        return {name: results.encode(views.VIEWS[name](store, default, **requests[name]))
+        return {name: views.VIEWS[name](store, default, **requests[name])
                 for name in sorted(views.RATE_FREE | {"cost_view"})}
 
     before = computed()
     rates = cost.get_rates(store, ds).select("pool", "unit", "rate").with_columns(rate=pl.col("rate") * 3 + 1)
     cost.set_rates(store, ds, rates)
     after = computed()
-    assert before["cost_view"] != after["cost_view"]  # the new rates do change what is priced
+    with pytest.raises(AssertionError):  # the new rates do change what is priced
+        _assert_same(before["cost_view"], after["cost_view"], "cost_view")
     for name in views.RATE_FREE:
-        assert before[name] == after[name], name
+        _assert_same(before[name], after[name], name)
+
+
+def _assert_same(a, b, where: str) -> None:
+    """Equal values, down into dicts, lists, dataclasses and frames; floats to 1e-9 relative (DuckDB's parallel
+    sums add in any order), NaN equal to NaN."""
+    import dataclasses
+    import math
+
+    from polars.testing import assert_frame_equal, assert_series_equal
+
+    if isinstance(a, pl.DataFrame):
+        assert_frame_equal(a, b, rel_tol=1e-9)
+    elif isinstance(a, pl.Series):
+        assert_series_equal(a, b, rel_tol=1e-9)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            _assert_same(a[key], b[key], f"{where}/{key}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_same(x, y, f"{where}[{i}]")
+    elif dataclasses.is_dataclass(a):
+        _assert_same(dataclasses.asdict(a), dataclasses.asdict(b), where)
+    elif isinstance(a, float) and isinstance(b, float):
+        assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-9), (where, a, b)
+    else:
+        assert a == b, (where, a, b)
 
 
 def test_a_result_asked_for_twice_at_once_is_computed_once(small):
