@@ -8,7 +8,7 @@ always the same scope: the dataset's whole purchase span with no filters (the st
 * written the first time they are computed (by a page, or by :func:`crm_core.views.warm` right after an
   import), read afterwards by every session and every new server process;
 * deleted in the same transaction that rebuilds the dataset's facts (an import) or reprices them (new
-  cost rates: only the results a rate enters, ``crm_core.views.RATE_FREE`` stay), so a stale result can
+  cost rates: only the results a rate enters; ``crm_core.views.priced`` says which), so a stale result can
   never be read;
 * encoded without pickle: JSON for the structure, Arrow IPC for frames, and dataclasses only from
   ``crm_core`` modules, so a database file cannot make the app run code.
@@ -26,7 +26,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -45,6 +45,7 @@ DDL = """CREATE TABLE IF NOT EXISTS results (
     bytes BIGINT NOT NULL,
     seconds DOUBLE,
     created_at TIMESTAMP NOT NULL,
+    priced BOOLEAN NOT NULL DEFAULT TRUE, -- a cost rate enters the result: new rates drop it
     PRIMARY KEY (dataset_id, name, key)
 )"""
 SEQUENCE_DDL = "CREATE SEQUENCE IF NOT EXISTS result_seq START 1"
@@ -56,7 +57,10 @@ def migrate(cur) -> None:
     have = [r[0] for r in cur.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_name = 'results' "
         "AND table_schema = current_schema() ORDER BY ordinal_position").fetchall()]
-    if have and "result_id" not in have:
+    if have and not {"result_id", "priced"} <= set(have):
+        if "result_id" in have:  # each payload is a table of its own
+            for (result_id,) in cur.execute("SELECT result_id FROM results").fetchall():
+                cur.execute(f"DROP TABLE IF EXISTS {_payload_table(result_id)}")
         cur.execute("DROP TABLE results")
         cur.execute(DDL)
 
@@ -207,16 +211,17 @@ def get(store, dataset_id: int, name: str, key: str) -> Any:
         return MISSING
 
 
-def put(store, dataset_id: int, name: str, key: str, value: Any, seconds: float | None = None) -> None:
-    """Keep a result (replacing one with the same name and key)."""
+def put(store, dataset_id: int, name: str, key: str, value: Any, seconds: float | None = None,
+        priced: bool = True) -> None:
+    """Keep a result (replacing one with the same name and key); ``priced``: a cost rate enters it."""
     payload = encode(value)
     with store.transaction() as cur:
         _drop(cur, "dataset_id = ? AND name = ? AND key = ?", [dataset_id, name, key])
         result_id = cur.execute("SELECT nextval('result_seq')").fetchall()[0][0]
         cur.execute(f"CREATE TABLE {_payload_table(result_id)} AS SELECT ?::BLOB AS payload", [payload])
         cur.execute(
-            "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [result_id, dataset_id, name, key, len(payload), seconds, datetime.now()],
+            "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [result_id, dataset_id, name, key, len(payload), seconds, datetime.now(), priced],
         )
 
 
@@ -233,10 +238,10 @@ def prune(store, dataset_id: int, keep: int = KEEP_PER_DATASET) -> None:
                    "OFFSET ?)", [dataset_id, keep])
 
 
-def clear(cur, dataset_id: int, keep: Collection[str] = ()) -> None:
-    """Forget a dataset's results (inside the transaction that changes its data or cost rates), except those
-    of the views named in ``keep`` (new cost rates keep the results that no price enters)."""
-    _drop(cur, "dataset_id = ? AND NOT list_contains(?::VARCHAR[], name)", [dataset_id, sorted(keep)])
+def clear(cur, dataset_id: int, priced_only: bool = False) -> None:
+    """Forget a dataset's results, inside the transaction that changes its data, or its cost rates
+    (``priced_only``: the results no cost rate enters stay)."""
+    _drop(cur, "dataset_id = ? AND (priced OR NOT ?)", [dataset_id, priced_only])
 
 
 def kept(store, dataset_id: int) -> pl.DataFrame:
@@ -274,7 +279,7 @@ def cached(store, scope, name: str, params: dict, compute: Callable[[], Any], pr
     :func:`crm_core.views.warm` prepares, and the windows users pick, such as the review's quarter).
 
     ``priced=False`` for a result no cost rate enters: its key leaves the rates out, so it outlives new rates
-    (``clear(..., keep=...)``). Filtered scopes are computed every call (``crm_core.views.compute`` and the
+    (``clear(..., priced_only=True)``). Filtered scopes are computed every call (``crm_core.views.compute`` and the
     app keep recent ones in memory). Two threads asking for the same result compute it once. A result that
     cannot be encoded or written is still returned (the reason goes to the log).
     """
@@ -298,7 +303,7 @@ def cached(store, scope, name: str, params: dict, compute: Callable[[], Any], pr
             start = time.perf_counter()
             value = compute()
             try:
-                put(store, scope.dataset_id, name, key, value, time.perf_counter() - start)
+                put(store, scope.dataset_id, name, key, value, time.perf_counter() - start, priced)
                 prune(store, scope.dataset_id)
             except Exception as exc:  # noqa: BLE001 - keeping is an optimisation; the result is still right
                 log.warning("could not keep the %s result of dataset %s: %s", name, scope.dataset_id, exc)

@@ -304,9 +304,20 @@ VIEWS: dict[str, Callable] = {
 }
 
 
-# views no cost rate enters (no cost to serve, net profit or facts frame): their kept results outlive new rates
-# (``crm_core.metrics.cost.reprice_facts``); tests/unit/test_results.py checks each is unchanged by new rates
+# views no cost rate enters (they show no cost to serve or net profit, nor anything derived from them): their
+# kept results outlive new rates (``crm_core.metrics.cost.reprice_facts``); tests/unit/test_results.py checks
+# each is unchanged by new rates
 RATE_FREE = frozenset({"identify", "retention_overview", "cohorts", "clv_fit", "holdout", "historical_value"})
+RATE_FREE_EVIDENCE = frozenset({"clv", "retention", "portfolio", "acquisition", "deals", "penetration",
+                                "satisfaction", "history", "quality"})  # the groups of the evidence view
+
+
+def priced(name: str, params: dict) -> bool:
+    """Whether a cost rate enters view ``name`` with ``params`` (new rates must drop its kept result)."""
+    if name == "evidence":
+        return params.get("group") not in RATE_FREE_EVIDENCE
+    return name not in RATE_FREE
+
 
 RECENT_FILTERED = 8  # filtered views kept in memory per process (their frames are the filtered customers')
 _recent: OrderedDict[tuple, object] = OrderedDict()
@@ -318,10 +329,10 @@ def compute(store, name: str, scope: Scope, **params):
     for a filtered one, the last :data:`RECENT_FILTERED` are kept in this process's memory, keyed by the
     data version, so views built on others (a segmentation on its features) do not redo them."""
     view = VIEWS[name]
-    priced = name not in RATE_FREE
+    with_rates = priced(name, params)
     if not scope.filtered:
-        return results.cached(store, scope, name, params, lambda: view(store, scope, **params), priced=priced)
-    key = (getattr(store, "token", id(store)), results.data_version(store, scope.dataset_id, priced), name, scope,
+        return results.cached(store, scope, name, params, lambda: view(store, scope, **params), priced=with_rates)
+    key = (getattr(store, "token", id(store)), results.data_version(store, scope.dataset_id, with_rates), name, scope,
            results.key_of(params))
     with _recent_lock:
         if key in _recent:

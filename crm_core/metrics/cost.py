@@ -218,10 +218,9 @@ def reprice_facts(cur, dataset_id: int) -> None:
     results that a rate enters, inside the caller's transaction: the facts keep what each customer used, so new rates need no
     rescan of the transactions (~0.3 s instead of a ~4 s rebuild at 10M)."""
     from crm_core import results
-    from crm_core.views import RATE_FREE
 
     # results priced at the old rates must never be read again; those no rate enters stay
-    results.clear(cur, dataset_id, keep=RATE_FREE)
+    results.clear(cur, dataset_id, priced_only=True)
     text = render("reprice_facts", facts_rows="TRUE")
     cur.execute(text, {"dataset": dataset_id})
 

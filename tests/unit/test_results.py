@@ -123,38 +123,47 @@ def test_new_cost_rates_keep_the_results_no_rate_enters(small, monkeypatch):
     default = facts.default_scope(store, ds)
     views.compute(store, "cohorts", default, period="month", measure="customers")
     views.compute(store, "cost_view", default, top=views.TOP_CUSTOMERS)
-    assert sorted(results.kept(store, ds)["name"].to_list()) == ["cohorts", "cost_view"]
+    views.compute(store, "evidence", default, group="cost")
+    views.compute(store, "evidence", default, group="retention")
+    kept = results.kept(store, ds)
+    assert sorted(kept["name"]) == ["cohorts", "cost_view", "evidence", "evidence"]
     rates = cost.get_rates(store, ds).select("pool", "unit", "rate").with_columns(rate=pl.col("rate") * 3)
     cost.set_rates(store, ds, rates)
-    assert results.kept(store, ds)["name"].to_list() == ["cohorts"]  # the cost view is priced: dropped
+    kept = results.kept(store, ds)  # the cost view and the cost evidence are priced: dropped
+    assert kept["name"].to_list() == ["cohorts", "evidence"] and '"group": "retention"' in kept["key"][1]
     monkeypatch.setitem(views.VIEWS, "cohorts", lambda *a, **k: pytest.fail("recomputed"))
     assert views.compute(store, "cohorts", default, period="month", measure="customers").height > 0
 
 
 def test_the_views_kept_across_new_rates_do_not_change_with_them(small):
-    # views.RATE_FREE is a claim about code: each view in it computes the same with other rates. A view that
-    # starts using cost to serve or net profit fails here until it leaves RATE_FREE.
+    # views.priced is a claim about code: each view (and evidence group) it calls rate-free computes the same
+    # with other rates. One that starts using cost to serve or net profit fails here until it is called priced.
     store, ds = small
     default = facts.default_scope(store, ds)
-    requests = {}
+    requests = {}  # one request per view and evidence group, as the pages make them
     for name, params in views.default_requests(default):
-        requests.setdefault(name, params)
-    assert views.RATE_FREE <= set(requests)
+        requests.setdefault((name, params.get("group")), params)
+    free = sorted(r for r in requests if not views.priced(r[0], requests[r]))
+    assert {name for name, _ in free} == set(views.RATE_FREE) | {"evidence"}
+    assert {group for _, group in free if group} == set(views.RATE_FREE_EVIDENCE)
+    priced = [("cost_view", None), ("evidence", "cost"), ("evidence", "headline")]
+    assert all(views.priced(name, requests[name, group]) for name, group in priced)
 
     def computed() -> dict:
         with store.transaction() as cur:
             results.clear(cur, ds)  # nothing kept: each view (and what it reads) computed now
-        return {name: views.VIEWS[name](store, default, **requests[name])
-                for name in sorted(views.RATE_FREE | {"cost_view"})}
+        return {(name, group): views.VIEWS[name](store, default, **requests[name, group])
+                for name, group in [*free, *priced]}
 
     before = computed()
     rates = cost.get_rates(store, ds).select("pool", "unit", "rate").with_columns(rate=pl.col("rate") * 3 + 1)
     cost.set_rates(store, ds, rates)
     after = computed()
-    with pytest.raises(AssertionError):  # the new rates do change what is priced
-        _assert_same(before["cost_view"], after["cost_view"], "cost_view")
-    for name in views.RATE_FREE:
-        _assert_same(before[name], after[name], name)
+    for request in priced:  # the new rates do change what is priced
+        with pytest.raises(AssertionError):
+            _assert_same(before[request], after[request], str(request))
+    for request in free:
+        _assert_same(before[request], after[request], str(request))
 
 
 def _assert_same(a, b, where: str) -> None:
@@ -256,6 +265,19 @@ def test_a_results_table_of_the_first_format_is_replaced(tmp_path):
         default = facts.default_scope(s, ds)
         assert results.cached(s, default, "probe", {}, lambda: {"x": 1}) == {"x": 1}
         assert results.kept(s, ds)["name"].to_list() == ["probe"] and len(_payload_tables(s)) == 1
+
+
+def test_a_results_table_without_the_priced_column_is_replaced_with_its_payloads(tmp_path):
+    # Files kept before results said whether a rate enters them: the table and its payload tables go.
+    path = tmp_path / "older.duckdb"
+    with Store(path) as s:
+        ds = s.load_sample(customers=100).dataset_id
+        results.cached(s, facts.default_scope(s, ds), "probe", {}, lambda: {"x": 1})
+        s.con.execute("ALTER TABLE results DROP COLUMN priced")
+        assert len(_payload_tables(s)) == 1
+    with Store(path) as s:
+        assert results.kept(s, ds).height == 0 and _payload_tables(s) == []
+        assert results.cached(s, facts.default_scope(s, ds), "probe", {}, lambda: {"x": 2}) == {"x": 2}
 
 
 def test_warm_keeps_every_default_view_and_pages_then_read_them(small, monkeypatch):
