@@ -505,7 +505,8 @@ def _version(store, dataset_id: int, region: str) -> str:
     audit = store.cursor().execute(
         "SELECT count(*), max(fix_id), count(undone_at) FROM quality_audit WHERE dataset_id = ?", [dataset_id]
     ).fetchall()[0]
-    return results.key_of({"data": results.data_version(store, dataset_id), "audit": list(audit),
+    # no cost rate enters the report: new rates keep it (priced=False here and in kept_report's put)
+    return results.key_of({"data": results.data_version(store, dataset_id, priced=False), "audit": list(audit),
                            "region": region, "rules": rules.rules_version()})
 
 
@@ -519,7 +520,7 @@ def kept_report(store, dataset_id: int) -> QualityReport:
         return hit
     value = build_report(store, dataset_id)
     try:
-        results.put(store, dataset_id, RESULT_NAME, key, value, value.seconds)
+        results.put(store, dataset_id, RESULT_NAME, key, value, value.seconds, priced=False)
     except Exception as exc:  # noqa: BLE001 - keeping is an optimisation; the report is still right
         log.warning("could not keep the quality report of dataset %s: %s", dataset_id, exc)
     return value

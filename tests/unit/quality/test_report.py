@@ -186,6 +186,11 @@ def test_kept_report_is_read_back_until_the_data_changes(store):
     ds = load(store, known())
     first = quality.kept_report(store, ds)
     assert quality.kept_report(store, ds).seconds == first.seconds  # read back, not recomputed
+    from crm_core.metrics import cost
+
+    rates = cost.get_rates(store, ds).select("pool", "unit", "rate").with_columns(rate=pl.col("rate") + 1)
+    cost.set_rates(store, ds, rates)
+    assert quality.kept_report(store, ds).seconds == first.seconds  # no rate enters it: kept across new rates
     quality.apply_field_fix(store, ds, "emails")
     again = quality.kept_report(store, ds)
     assert again.counts["email_unnormalized"] == 0 < first.counts["email_unnormalized"]
