@@ -10,7 +10,9 @@ page in headless Chromium (Debian's /usr/bin/chromium) and prints one JSON line 
 ({label: seconds}: then, in that same tab, real widget changes one after the other — an option of a
 selectbox, radio or segmented control clicked — each from the click until the script has finished and no
 spinner is left; null when the widget could not be found or changed, the reason on stderr; on Cost to serve,
-the rate editor's Reset and Save buttons, which write rates to the copy and recompute the page).
+the rate editor's Reset and Save buttons, which write rates to the copy and recompute the page; then
+``prepared_again_s``: from the save's page drawn until the app logs that its background preparation of the
+priced views after the new rates is done).
 With ``--filters``, one more line ``{"page": "portfolio", "filter": "region", "value", "seconds",
 "filter_cleared"}``: the sidebar's Region filter set to its first value on the Portfolio page, and cleared
 again (every page's results change with a filter: on a large database this takes long, hence off by default).
@@ -262,12 +264,30 @@ def region_filter(browser, url: str, timeout_ms: float) -> dict:
     return line
 
 
+PREPARED = "views of dataset"  # ui.data.prepare_in_background's log line when the work is done
+
+
+def prepared_again(log: Path, before: int, since: float, timeout_s: float) -> float | None:
+    """Seconds from ``since`` (the rate save's page drawn) until the server logged that the background
+    preparation after it was done; None past ``timeout_s``."""
+    deadline = since + timeout_s
+    while time.monotonic() < deadline:
+        lines = [x for x in log.read_text().splitlines() if PREPARED in x and "prepared " in x]
+        if len(lines) > before:
+            return round(time.monotonic() - since, 1)
+        time.sleep(0.5)
+    print("background preparation not done within the timeout", file=sys.stderr, flush=True)
+    return None
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--db", required=True)
+    # Cost to serve last: its Save and Reset write new rates, after which the priced views are prepared
+    # again in the background; pages opened meanwhile would share the two cores with that work
     ap.add_argument("--pages", nargs="+",
-                    default=["portfolio", "differentiate", "retention", "cost_to_serve", "qci", "gartner", "models",
-                             "review"])
+                    default=["portfolio", "differentiate", "retention", "qci", "gartner", "models", "review",
+                             "cost_to_serve"])
     ap.add_argument("--timeout", type=float, default=300, help="seconds a page may take")
     ap.add_argument("--filters", action="store_true", help="also time the sidebar's Region filter (slow at 10M)")
     ap.add_argument("--shots", type=Path, help="folder for a screenshot after each widget change")
@@ -278,14 +298,15 @@ def main(argv=None) -> int:
         args.shots.mkdir(parents=True, exist_ok=True)
     tmp = tempfile.TemporaryDirectory()
     db = Path(tmp.name) / "crm.duckdb"
+    log = Path(tmp.name) / "server.log"
     shutil.copy(args.db, db)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env={**os.environ, "CRM_LENS_DB": str(db)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, env={**os.environ, "CRM_LENS_DB": str(db), "CRM_LENS_LOG_LEVEL": "INFO"},
+        stdout=subprocess.DEVNULL, stderr=open(log, "w"),  # noqa: SIM115 - closed with the process
     )
     try:
         deadline = time.monotonic() + 120
@@ -304,11 +325,16 @@ def main(argv=None) -> int:
                 again = browser.new_page(viewport={"width": 1400, "height": 1000})
                 warm = render(again, f"{url}/{name}", timeout_ms)
                 reruns = sorted(rerun(again, timeout_ms) for _ in range(3))
+                prepared_before = sum(PREPARED in x and "prepared " in x for x in log.read_text().splitlines())
                 widgets = {label: change(again, name, label, find, timeout_ms, args.shots)
                            for label, find in WIDGETS.get(name, [])}
+                changed = time.monotonic()
                 again.close()
-                print(json.dumps({"page": name, "first_render_s": round(cold, 2), "cached_render_s": round(warm, 2),
-                                  "rerun_s": round(reruns[1], 2), "widgets": widgets}), flush=True)
+                line = {"page": name, "first_render_s": round(cold, 2), "cached_render_s": round(warm, 2),
+                        "rerun_s": round(reruns[1], 2), "widgets": widgets}
+                if name == "cost_to_serve" and widgets.get("Save rates") is not None:
+                    line["prepared_again_s"] = prepared_again(log, prepared_before, changed, args.timeout)
+                print(json.dumps(line), flush=True)
             if args.filters:
                 print(json.dumps(region_filter(browser, url, timeout_ms)), flush=True)
             browser.close()

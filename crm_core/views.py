@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from datetime import date
 
 import polars as pl
@@ -374,16 +374,15 @@ def default_requests(scope: Scope) -> list[tuple[str, dict]]:
     return requests
 
 
-def warm(store, dataset_id: int, progress: Callable[[int, int, str], None] | None = None,
-         first: Collection[str] = ()) -> dict[str, float]:
+def warm(store, dataset_id: int, progress: Callable[[int, int, str], None] | None = None) -> dict[str, float]:
     """Compute and keep every default-scope view of a dataset (after an import), so each page's first view
     is a read. ``progress(done, total, name)`` is called before each view (an exception it raises stops the
-    work there); the views named in ``first`` are done first. Returns seconds per view; a view that fails is
-    logged and skipped (the page will say why when it is opened)."""
+    work there). Returns seconds per view; a view that fails is logged and skipped (the page will say why
+    when it is opened)."""
     scope = facts.default_scope(store, dataset_id)
     if scope.start is None:
         return {}
-    requests = sorted(default_requests(scope), key=lambda r: r[0] not in first)  # stable: page order kept
+    requests = default_requests(scope)
     seconds: dict[str, float] = {}
     for i, (name, params) in enumerate(requests):
         if progress is not None:

@@ -359,7 +359,8 @@ def save_cost_rates(dataset_id: int, rates: pl.DataFrame) -> None:
     store = get_store()
     cost.set_rates(store, dataset_id, rates)
     clear_caches()
-    prepare_in_background(store, dataset_id, first=("cost_view",))
+    with _background_lock:
+        _queued.add((store.path, dataset_id))  # started once the page has been drawn again
 
 
 class _Superseded(Exception):
@@ -367,18 +368,30 @@ class _Superseded(Exception):
 
 
 _background_lock = threading.Lock()
+_queued: set[tuple[str, int]] = set()  # (database path, dataset) to prepare after the current script run
 # per (database path, dataset): the preparation threads not known to be done, the newest last
 _background: dict[tuple[str, int], list[tuple[threading.Thread, threading.Event]]] = {}
 
 
-def prepare_in_background(store: Store, dataset_id: int, first: tuple[str, ...] = ()) -> threading.Thread:
+def start_queued_preparations() -> None:
+    """Start the background preparations queued by this process's writes (:func:`save_cost_rates`) of the
+    open store; app.py calls it at the end of every script run, once the page is drawn."""
+    store = get_store()
+    with _background_lock:
+        mine = {key for key in _queued if key[0] == store.path}
+        _queued.difference_update(mine)
+    for _, dataset_id in sorted(mine):
+        prepare_in_background(store, dataset_id)
+
+
+def prepare_in_background(store: Store, dataset_id: int) -> threading.Thread:
     """Compute and keep a dataset's default views (``crm_core.views.warm``) in a thread of this process.
 
     After new cost rates, the priced views (segments, scorecard evidence, portfolio, cost) are computed again
     while the user reads the Cost page, instead of when each page is next opened (tens of seconds at 10M
     transactions). A page asking for a view the thread is computing waits for it and reads it
-    (``crm_core.results.cached``); ``first`` names the views to do first (the page on screen). A newer call
-    for the same dataset stops the older thread before its next view."""
+    (``crm_core.results.cached``). A newer call for the same dataset stops the older thread before its next
+    view."""
     key = (store.path, dataset_id)
     stop = threading.Event()
 
@@ -388,7 +401,7 @@ def prepare_in_background(store: Store, dataset_id: int, first: tuple[str, ...] 
 
     def run() -> None:
         try:
-            seconds = views.warm(store, dataset_id, check, first=first)
+            seconds = views.warm(store, dataset_id, check)
             log.info("prepared %d views of dataset %s in the background (%.1f s)", len(seconds), dataset_id,
                      sum(seconds.values()))
         except _Superseded:
