@@ -268,9 +268,15 @@ def cost_view(store, scope: Scope, top: int = TOP_CUSTOMERS) -> dict:
 # ---------------------------------------------------------------------------------------------- scorecards
 def evidence(store, scope: Scope, group: str) -> dict:
     """One group of the live KPIs the QCI, Gartner and CRM models pages show as evidence
-    (``crm_core.frameworks.evidence``)."""
+    (``crm_core.frameworks.evidence``). The retention and CLV groups take the Retention page's views of the
+    scope (the same summary, the same fit at the window's end) instead of computing them again."""
     from crm_core.frameworks import evidence as ev
 
+    if group == "retention":
+        return ev.cleaned(group, ev.retention_values(compute(store, "retention_overview", scope)["summary"]))
+    if group == "clv" and scope.end is not None:  # the facts' as-of day, which the group fits up to
+        fitted = compute(store, "clv_fit", scope, calibration_end=scope.end)
+        return ev.cleaned(group, ev.clv_values(None if fitted["error"] else fitted["frame"]))
     return ev.group_values(store, scope, group)
 
 

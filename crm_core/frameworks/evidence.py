@@ -77,8 +77,12 @@ def _clv(store, scope: Scope) -> Values:
     except clv.ClvError as exc:
         log.info("no predictive CLV for %s: %s", scope.describe(), exc)
         return {"avg_clv": None, "p_alive": None}
-    frame = result.frame
-    if not frame.height:
+    return clv_values(result.frame)
+
+
+def clv_values(frame: pl.DataFrame | None) -> Values:
+    """The clv group's values from a fitted per-customer CLV frame (None: no fit)."""
+    if frame is None or not frame.height:
         return {"avg_clv": None, "p_alive": None}
     return {"avg_clv": float(frame["clv"].mean()), "p_alive": float(frame["p_alive"].mean())}
 
@@ -86,7 +90,11 @@ def _clv(store, scope: Scope) -> Values:
 def _retention(store, scope: Scope) -> Values:
     from crm_core.metrics import retention
 
-    s = retention.retention_summary(store, scope)
+    return retention_values(retention.retention_summary(store, scope))
+
+
+def retention_values(s: dict) -> Values:
+    """The retention group's values from ``retention.retention_summary``."""
     return {
         "churn_window_days": s["churn_window_days"],
         "median_lifetime_days": s["median_lifetime_days"],
@@ -223,9 +231,12 @@ def groups_for(metric_ids: Iterable[str]) -> list[str]:
 
 def group_values(store, scope: Scope, group: str) -> Values:
     """The metrics of one group for ``scope`` (JSON-safe numbers, None where the data cannot give them)."""
-    func, ids = GROUPS[group]
-    values = func(store, scope)
-    return {mid: _clean(values.get(mid)) for mid in ids}
+    return cleaned(group, GROUPS[group][0](store, scope))
+
+
+def cleaned(group: str, values: Values) -> Values:
+    """``values`` of ``group`` as :func:`group_values` returns them: its metric ids, JSON-safe, NaN as None."""
+    return {mid: _clean(values.get(mid)) for mid in GROUPS[group][1]}
 
 
 def metric_values(store, scope: Scope, metric_ids: Iterable[str]) -> Values:

@@ -125,12 +125,13 @@ def test_new_cost_rates_keep_the_results_no_rate_enters(small, monkeypatch):
     views.compute(store, "cost_view", default, top=views.TOP_CUSTOMERS)
     views.compute(store, "evidence", default, group="cost")
     views.compute(store, "evidence", default, group="retention")
-    kept = results.kept(store, ds)
-    assert sorted(kept["name"]) == ["cohorts", "cost_view", "evidence", "evidence"]
+    kept = results.kept(store, ds)  # retention evidence keeps the retention overview it reads
+    assert sorted(kept["name"]) == ["cohorts", "cost_view", "evidence", "evidence", "retention_overview"]
     rates = cost.get_rates(store, ds).select("pool", "unit", "rate").with_columns(rate=pl.col("rate") * 3)
     cost.set_rates(store, ds, rates)
     kept = results.kept(store, ds)  # the cost view and the cost evidence are priced: dropped
-    assert kept["name"].to_list() == ["cohorts", "evidence"] and '"group": "retention"' in kept["key"][1]
+    assert kept["name"].to_list() == ["cohorts", "evidence", "retention_overview"]
+    assert '"group": "retention"' in kept["key"][1]
     monkeypatch.setitem(views.VIEWS, "cohorts", lambda *a, **k: pytest.fail("recomputed"))
     assert views.compute(store, "cohorts", default, period="month", measure="customers").height > 0
 
@@ -325,3 +326,26 @@ def test_views_send_light_results(small):
     assert p["curve"].height <= views.CURVE_POINTS + 1
     assert p["quadrant_count"] == p["customers"] and p["quadrants"].height <= p["quadrant_count"]
     assert p["curve"]["value_share"][-1] == pytest.approx(1.0)
+
+
+def test_retention_and_clv_evidence_share_the_retention_page_s_views(small, monkeypatch):
+    # The evidence view takes the retention summary and the CLV fit the Retention page keeps; the values are
+    # those the evidence module computes on its own (frameworks/evidence.py), on the default scope, a
+    # filtered one and a window without purchases.
+    from datetime import timedelta
+
+    from crm_core.frameworks import evidence as ev
+
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    region = store.table("customers", ds)["region"].drop_nulls().sort()[0]
+    after = default.with_window(default.end + timedelta(days=400), default.end + timedelta(days=500))
+    for scope in (default, Scope(ds, default.start, default.end, regions=(region,)), after):
+        for group in ("retention", "clv"):
+            _assert_same(views.evidence(store, scope, group), ev.group_values(store, scope, group), group)
+    assert ev.group_values(store, default, "clv")["avg_clv"] is not None
+    # ... and reads them: kept after the first call, no fit and no retention summary again
+    monkeypatch.setattr("crm_core.metrics.clv.fit_clv", lambda *a, **k: pytest.fail("fitted again"))
+    monkeypatch.setattr("crm_core.metrics.retention.retention_summary", lambda *a, **k: pytest.fail("again"))
+    views.compute(store, "evidence", default, group="clv")
+    views.compute(store, "evidence", default, group="retention")
