@@ -23,7 +23,9 @@ Method
    (``KMeans(k, init=<the sample's centres>, n_init=1)``) on every customer, started from the sample fit's centres.
    A full-data Lloyd run from a good start costs about a second for a million customers on two cores, so sampling the
    final fit (or MiniBatchKMeans) was not needed; starting from the sample's centres keeps the final clusters those
-   that won the silhouette comparison. Measured in ``bench/segments.py``.
+   that won the silhouette comparison. Measured in ``bench/segments.py``. Its silhouette on the sample updates the
+   chosen candidate's distance sums for the few sample points the run moved (:func:`relabelled_distance_sums`)
+   instead of a second pass over the distance matrix.
 5. **Stable labels.** Rows are put in ``customer_id`` order before anything else, so the same customers in any row
    order give the same sample, the same fits and the same labels. Clusters are ordered by a value score computed on
    their standardised centres, ``z(monetary) + z(frequency) + z(clv) − z(recency_days)`` (the terms the fit used),
@@ -68,7 +70,9 @@ __all__ = [
     "SHARE_PREFIX",
     "KMeansSegmenter",
     "channel_mix",
+    "cluster_distance_sums",
     "load_naming_rules",
+    "relabelled_distance_sums",
     "silhouette_scores",
 ]
 
@@ -204,6 +208,16 @@ def silhouette_scores(
         Per labeling: the mean silhouette (NaN when it is undefined: fewer than 2 or as many clusters as points) and
         the mean silhouette per label 0..k−1 (NaN for an empty label).
     """
+    labelings = [np.asarray(lab, dtype=np.int64) for lab in labelings]
+    return [_scores(sums, lab) for sums, lab in zip(cluster_distance_sums(X, labelings, chunk_bytes=chunk_bytes),
+                                                     labelings, strict=True)]
+
+
+def cluster_distance_sums(
+    X: np.ndarray, labelings: Sequence[np.ndarray], *, chunk_bytes: int = _CHUNK_BYTES
+) -> list[np.ndarray]:
+    """Per labeling, the (n, k) matrix of Σ_j d(i, j) over the members j of each cluster (what the silhouette is
+    made of), from one chunked pass over the distance matrix (see :func:`silhouette_scores`)."""
     X = np.ascontiguousarray(X, dtype=np.float64)
     n = X.shape[0]
     labelings = [np.asarray(lab, dtype=np.int64) for lab in labelings]
@@ -213,8 +227,6 @@ def silhouette_scores(
     rows = np.arange(n)
     for j, lab in enumerate(labelings):
         onehot[rows, offsets[j] + lab] = 1.0
-    counts = onehot.sum(axis=0)
-    # Σ_j d(i, j) over the members j of each cluster, for every labeling: (n, Σk).
     sums = np.empty_like(onehot)
     sq = np.einsum("ij,ij->i", X, X)
     step = max(1, int(chunk_bytes // (8 * max(n, 1))))
@@ -229,27 +241,58 @@ def silhouette_scores(
             d2[np.arange(stop - start), np.arange(start, stop)] = 0.0  # exact zero self-distance
             np.sqrt(d2, out=d2)
             sums[start:stop] = d2 @ onehot
-    out = []
-    for j, lab in enumerate(labelings):
-        k = ks[j]
-        block = sums[:, offsets[j]: offsets[j + 1]]
-        size = counts[offsets[j]: offsets[j + 1]]
-        own_size = size[lab]
-        a = block[rows, lab] / np.maximum(own_size - 1.0, 1.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mean_other = np.where(size > 0, block / size, np.inf)
-        mean_other[rows, lab] = np.inf
-        b = mean_other.min(axis=1) if k > 1 else np.full(n, np.inf)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            s = (b - a) / np.maximum(a, b)
-        s = np.nan_to_num(s, nan=0.0, posinf=0.0, neginf=0.0)
-        s[own_size <= 1] = 0.0  # Rousseeuw: a singleton cluster has s = 0
-        used = int((size > 0).sum())
-        mean = float(s.mean()) if 2 <= used <= n - 1 else float("nan")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            per = np.bincount(lab, weights=s, minlength=k) / size
-        out.append((mean, per))
-    return out
+    return [sums[:, offsets[j]: offsets[j + 1]] for j in range(len(labelings))]
+
+
+def relabelled_distance_sums(X: np.ndarray, sums: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """:func:`cluster_distance_sums` of labels ``new`` from those of ``old`` (same points, labels 0..k−1 of the
+    same k): only the distances to the points whose label changed are computed, O(n · changed) instead of O(n²).
+
+    The final fit above ``sample_size`` starts from the chosen sample fit's centres and moves few sample points to
+    another cluster, so its silhouette costs a fraction of a second instead of a second distance pass."""
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    old, new = np.asarray(old, dtype=np.int64), np.asarray(new, dtype=np.int64)
+    k = sums.shape[1]
+    changed = np.flatnonzero(old != new)
+    if changed.size == 0:
+        return sums.copy()
+    if changed.size > X.shape[0] // 2 or int(new.max()) >= k:  # most points moved (or more labels): a full pass
+        return cluster_distance_sums(X, [new])[0]
+    sq = np.einsum("ij,ij->i", X, X)
+    with _single_threaded_blas():
+        d2 = X @ X[changed].T
+        d2 *= -2.0
+        d2 += sq[:, None]
+        d2 += sq[None, changed]
+        np.maximum(d2, 0.0, out=d2)
+        d2[changed, np.arange(changed.size)] = 0.0  # exact zero self-distance
+        np.sqrt(d2, out=d2)
+        moved = np.zeros((changed.size, k), dtype=np.float64)
+        moved[np.arange(changed.size), new[changed]] += 1.0
+        moved[np.arange(changed.size), old[changed]] -= 1.0
+        return sums + d2 @ moved
+
+
+def _scores(block: np.ndarray, lab: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean silhouette and mean silhouette per label from a labeling's cluster distance sums."""
+    n, k = block.shape
+    rows = np.arange(n)
+    size = np.bincount(lab, minlength=k).astype(np.float64)
+    own_size = size[lab]
+    a = block[rows, lab] / np.maximum(own_size - 1.0, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_other = np.where(size > 0, block / size, np.inf)
+    mean_other[rows, lab] = np.inf
+    b = mean_other.min(axis=1) if k > 1 else np.full(n, np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = (b - a) / np.maximum(a, b)
+    s = np.nan_to_num(s, nan=0.0, posinf=0.0, neginf=0.0)
+    s[own_size <= 1] = 0.0  # Rousseeuw: a singleton cluster has s = 0
+    used = int((size > 0).sum())
+    mean = float(s.mean()) if 2 <= used <= n - 1 else float("nan")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per = np.bincount(lab, weights=s, minlength=k) / size
+    return mean, per
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -426,8 +469,11 @@ class KMeansSegmenter:
         fits = {k: self._kmeans(k).fit(S) for k in ks}
         if ks == [1] or (len(ks) == 1 and self.sampled_):  # nothing to choose; scored after the final fit
             scores = [(float("nan"), np.full(ks[0], np.nan))]
+            sums = None
         else:
-            scores = silhouette_scores(S, [fits[k].labels_ for k in ks])
+            labelings = [fits[k].labels_.astype(np.int64) for k in ks]
+            sums = cluster_distance_sums(S, labelings)
+            scores = [_scores(block, lab) for block, lab in zip(sums, labelings, strict=True)]
         self.silhouette_ = {k: s for k, (s, _) in zip(ks, scores, strict=True)} if ks != [1] else {}
         valid = [k for k in ks if np.isfinite(self.silhouette_.get(k, np.nan))]
         self.k_ = max(valid, key=lambda k: (self.silhouette_[k], -k)) if valid else ks[0]
@@ -438,8 +484,13 @@ class KMeansSegmenter:
                 n_clusters=self.k_, init=fits[self.k_].cluster_centers_, n_init=1, random_state=self.seed
             ).fit(X)
             raw_labels = self.kmeans_.labels_
-            if self.k_ > 1:
-                overall, per = silhouette_scores(S, [raw_labels[sample_idx]])[0]
+            final = raw_labels[sample_idx].astype(np.int64)
+            if self.k_ > 1 and sums is not None:  # the chosen fit's sums, updated for the points that moved
+                chosen = ks.index(self.k_)
+                moved = relabelled_distance_sums(S, sums[chosen], fits[self.k_].labels_, final)
+                overall, per = _scores(moved, final)
+            elif self.k_ > 1:
+                overall, per = silhouette_scores(S, [final])[0]
             else:
                 overall, per = float("nan"), np.array([np.nan])
             if len(ks) == 1 and self.k_ > 1:

@@ -20,7 +20,9 @@ from crm_core.models.segments import (
     FEATURES,
     KMeansSegmenter,
     channel_mix,
+    cluster_distance_sums,
     load_naming_rules,
+    relabelled_distance_sums,
     silhouette_scores,
 )
 from crm_core.store import Store, TableLoad
@@ -65,6 +67,43 @@ def test_silhouette_scores_equal_scikit_learn():
         npt.assert_allclose(mean, silhouette_score(X, labels), rtol=1e-10)
         samples = silhouette_samples(X, labels)
         npt.assert_allclose(per, [samples[labels == c].mean() for c in range(labels.max() + 1)], rtol=1e-10)
+
+
+def test_relabelled_distance_sums_equal_a_full_pass():
+    # The final fit's silhouette updates the chosen sample fit's sums for the points that moved: the same sums as
+    # a full pass (cluster_distance_sums), and so scikit-learn's silhouette of the new labels.
+    rng = np.random.default_rng(7)
+    X = np.vstack([rng.normal(0, 1, (70, 3)), rng.normal(4, 1, (60, 3))])
+    old = (X[:, 0] > 2).astype(np.int64) + 2 * (X[:, 1] > 0)
+    (before,) = cluster_distance_sums(X, [old], chunk_bytes=4096)
+    for moved in (0, 1, 9, 100):  # nothing, one point, a few, most points (a full pass then)
+        new = old.copy()
+        idx = rng.choice(X.shape[0], moved, replace=False)
+        new[idx] = (new[idx] + 1) % 4
+        got = relabelled_distance_sums(X, before, old, new)
+        npt.assert_allclose(got, cluster_distance_sums(X, [new])[0], rtol=1e-10, atol=1e-9)
+        mean, per = silhouette_scores(X, [new])[0]
+        npt.assert_allclose(mean, silhouette_score(X, new), rtol=1e-10)
+
+
+def test_a_sampled_fit_scores_its_final_labels_on_the_sample():
+    # Above sample_size the final Lloyd run on everyone relabels a few sample points; the reported silhouettes are
+    # scikit-learn's of the final labels restricted to the sample.
+    rng = np.random.default_rng(11)
+    n = 400
+    frame = pl.DataFrame({
+        "customer_id": [f"C{i:04d}" for i in range(n)],
+        "recency_days": rng.gamma(2.0, 40.0, n), "frequency": rng.poisson(3.0, n) + 1.0,
+        "monetary": rng.gamma(2.0, 300.0, n), "tenure_days": rng.uniform(30, 900, n),
+    })
+    model = KMeansSegmenter(sample_size=150).fit(frame)
+    assert model.sampled_
+    used = list(model.features_used_)
+    data = frame.sort("customer_id")
+    X = model.scaler_.transform(model._raw_to_log(data.select(used).to_numpy()))
+    idx = np.sort(np.random.default_rng(model.seed).choice(n, 150, replace=False))
+    labels = model.kmeans_.labels_[idx]
+    npt.assert_allclose(model.silhouette_score_, silhouette_score(X[idx], labels), rtol=1e-9)
 
 
 def test_silhouette_singleton_cluster_is_zero_and_one_cluster_is_undefined():
