@@ -25,7 +25,8 @@ Method
    final fit (or MiniBatchKMeans) was not needed; starting from the sample's centres keeps the final clusters those
    that won the silhouette comparison. Measured in ``bench/segments.py``. Its silhouette on the sample updates the
    chosen candidate's distance sums for the few sample points the run moved (:func:`relabelled_distance_sums`)
-   instead of a second pass over the distance matrix.
+   instead of a second pass over the distance matrix; a fixed-k fit of a sample an automatic fit has scored (the
+   last few are kept in memory) updates that fit's sums for its k the same way.
 5. **Stable labels.** Rows are put in ``customer_id`` order before anything else, so the same customers in any row
    order give the same sample, the same fits and the same labels. Clusters are ordered by a value score computed on
    their standardised centres, ``z(monetary) + z(frequency) + z(clv) − z(recency_days)`` (the terms the fit used),
@@ -51,7 +52,10 @@ References
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -87,6 +91,37 @@ VALUE_PARTS: tuple[str, ...] = ("monetary", "frequency", "clv")
 
 NAMES_FILE = Path(__file__).with_name("segment_names.yaml")
 _CHUNK_BYTES = 32 * 2**20  # distance-matrix rows computed at once by silhouette_scores
+
+# The candidate fits' cluster distance sums of the last few samples (an automatic fit computes them for every k in
+# k_range): a fit with a fixed k of the same sample then scores its final labels by updating them instead of
+# another O(n²) pass (the Differentiate page offers "auto" first, then each k). Keyed by the sample's bytes, seed
+# and n_init, and checked against the candidate's labels, so a hit is always the same computation.
+_KEPT_SAMPLES = 4
+_kept_sums: OrderedDict[bytes, dict[int, tuple[np.ndarray, np.ndarray]]] = OrderedDict()
+_kept_lock = threading.Lock()
+
+
+def _sample_key(S: np.ndarray, seed: int, n_init: int) -> bytes:
+    digest = hashlib.blake2b(np.ascontiguousarray(S).tobytes(), digest_size=16)
+    digest.update(f"{S.shape}/{seed}/{n_init}".encode())
+    return digest.digest()
+
+
+def _keep_sums(key: bytes, per_k: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+    with _kept_lock:
+        _kept_sums[key] = per_k
+        _kept_sums.move_to_end(key)
+        while len(_kept_sums) > _KEPT_SAMPLES:
+            _kept_sums.popitem(last=False)
+
+
+def _kept(key: bytes, k: int, labels: np.ndarray) -> np.ndarray | None:
+    """The kept distance sums of candidate ``k`` of this sample when its labels are ``labels``."""
+    with _kept_lock:
+        hit = _kept_sums.get(key, {}).get(k)
+    if hit is None or not np.array_equal(hit[0], labels):
+        return None
+    return hit[1]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -474,6 +509,9 @@ class KMeansSegmenter:
             labelings = [fits[k].labels_.astype(np.int64) for k in ks]
             sums = cluster_distance_sums(S, labelings)
             scores = [_scores(block, lab) for block, lab in zip(sums, labelings, strict=True)]
+            if self.sampled_:
+                _keep_sums(_sample_key(S, self.seed, self.n_init),
+                           {k: (lab, block) for k, lab, block in zip(ks, labelings, sums, strict=True)})
         self.silhouette_ = {k: s for k, (s, _) in zip(ks, scores, strict=True)} if ks != [1] else {}
         valid = [k for k in ks if np.isfinite(self.silhouette_.get(k, np.nan))]
         self.k_ = max(valid, key=lambda k: (self.silhouette_[k], -k)) if valid else ks[0]
@@ -485,10 +523,11 @@ class KMeansSegmenter:
             ).fit(X)
             raw_labels = self.kmeans_.labels_
             final = raw_labels[sample_idx].astype(np.int64)
-            if self.k_ > 1 and sums is not None:  # the chosen fit's sums, updated for the points that moved
-                chosen = ks.index(self.k_)
-                moved = relabelled_distance_sums(S, sums[chosen], fits[self.k_].labels_, final)
-                overall, per = _scores(moved, final)
+            start = fits[self.k_].labels_.astype(np.int64)
+            base = sums[ks.index(self.k_)] if sums is not None else (
+                _kept(_sample_key(S, self.seed, self.n_init), self.k_, start) if self.k_ > 1 else None)
+            if self.k_ > 1 and base is not None:  # the chosen fit's sums, updated for the points that moved
+                overall, per = _scores(relabelled_distance_sums(S, base, start, final), final)
             elif self.k_ > 1:
                 overall, per = silhouette_scores(S, [final])[0]
             else:

@@ -106,6 +106,29 @@ def test_a_sampled_fit_scores_its_final_labels_on_the_sample():
     npt.assert_allclose(model.silhouette_score_, silhouette_score(X[idx], labels), rtol=1e-9)
 
 
+def test_a_fixed_k_after_an_automatic_fit_of_the_same_sample_reuses_its_distance_sums(monkeypatch):
+    import crm_core.models.segments as segments
+
+    rng = np.random.default_rng(5)
+    n = 400
+    frame = pl.DataFrame({
+        "customer_id": [f"C{i:04d}" for i in range(n)],
+        "recency_days": rng.gamma(2.0, 40.0, n), "frequency": rng.poisson(3.0, n) + 1.0,
+        "monetary": rng.gamma(2.0, 300.0, n), "tenure_days": rng.uniform(30, 900, n),
+    })
+    segments._kept_sums.clear()
+    alone = KMeansSegmenter(k=4, sample_size=150).fit(frame)  # nothing kept: a full pass
+    KMeansSegmenter(sample_size=150).fit(frame)  # automatic: keeps every candidate's sums
+    monkeypatch.setattr(segments, "cluster_distance_sums", lambda *a, **k: pytest.fail("a full pass again"))
+    reused = KMeansSegmenter(k=4, sample_size=150).fit(frame)
+    npt.assert_allclose(reused.silhouette_score_, alone.silhouette_score_, rtol=1e-10)
+    npt.assert_allclose(reused.profile_["silhouette"].to_numpy(), alone.profile_["silhouette"].to_numpy(),
+                        rtol=1e-10)
+    assert reused.labels_.equals(alone.labels_)
+    with pytest.raises(pytest.fail.Exception):  # another sample (other rows): nothing to reuse
+        KMeansSegmenter(k=4, sample_size=150).fit(frame.head(380))
+
+
 def test_silhouette_singleton_cluster_is_zero_and_one_cluster_is_undefined():
     X = np.array([[0.0], [0.1], [0.2], [5.0]])
     (mean, per), (one, _) = silhouette_scores(X, [np.array([0, 0, 0, 1]), np.zeros(4, dtype=int)])
