@@ -159,14 +159,15 @@ def retention_overview(store, scope: Scope) -> dict:
 
     rule = retention.default_churn_window(store, scope)
     km, median = retention.survival_curve(store, scope, rule.days)
-    summary = retention.retention_summary(store, scope, rule=rule, median_lifetime_days=median)
+    churned, trend = retention.churn_and_trend(store, scope, "month", rule.days)
+    summary = retention.retention_summary(store, scope, rule=rule, median_lifetime_days=median, churned=churned)
     return {
         "summary": summary,
         "churn_days": rule.days,
         "churn_rule": rule.how_derived,
         "survival": km.to_frame() if km is not None else None,
         "median_days": median,
-        "churn_trend": retention.churn_trend(store, scope, "month", rule.days),
+        "churn_trend": trend,
     }
 
 

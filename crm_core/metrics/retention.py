@@ -344,8 +344,9 @@ def _inactivity(store, scope: Scope, inactivity_days: int | None) -> int:
 
 
 def _churn_periods(store, scope: Scope, starts: list[date], ends: list[date], days: int) -> pl.DataFrame:
+    """Active at start and churned for each period, in the order given (one pass over the purchases)."""
     return _run(store, scope, "retention_churn", starts=starts, ends=ends, inactivity=days,
-                islands_until=max(ends)).sort("period_start")
+                islands_until=max(ends))
 
 
 def churn(store, scope: Scope, inactivity_days: int | None = None) -> ChurnResult:
@@ -355,14 +356,7 @@ def churn(store, scope: Scope, inactivity_days: int | None = None) -> ChurnResul
     days ending the as-of day (so: of the customers who bought in the churn window before, how many have not
     bought in the latest one).
     """
-    days = _inactivity(store, scope, inactivity_days)
-    ext = _extent(store, scope)
-    if ext is None or ext.empty:
-        return ChurnResult(scope.start, scope.end, days, 0, 0, 0, float("nan"))
-    start = ext.window_start if ext.window_start is not None else ext.as_of - timedelta(days=days - 1)
-    row = _churn_periods(store, scope, [start], [ext.as_of], days).row(0, named=True)
-    active, churned = int(row["active_at_start"]), int(row["churned"])
-    return ChurnResult(start, ext.as_of, days, active, churned, active - churned, _ratio(churned, active))
+    return _churn_and_trend(store, scope, None, inactivity_days)[0]
 
 
 def churn_trend(store, scope: Scope, period: str = "month", inactivity_days: int | None = None) -> pl.DataFrame:
@@ -373,26 +367,49 @@ def churn_trend(store, scope: Scope, period: str = "month", inactivity_days: int
     the as-of day. Churn in a period is :func:`churn` with the window set to that period; the last period,
     when it runs past the as-of day, is measured up to the as-of day and flagged ``partial``.
     """
-    months = _months(period)
+    return _churn_and_trend(store, scope, period, inactivity_days)[1]
+
+
+def churn_and_trend(store, scope: Scope, period: str = "month",
+                    inactivity_days: int | None = None) -> tuple[ChurnResult, pl.DataFrame]:
+    """:func:`churn` and :func:`churn_trend` of the scope from one pass over its purchases (each finds every
+    customer's activity islands; at 10M transactions that pass is most of their cost)."""
+    return _churn_and_trend(store, scope, period, inactivity_days)
+
+
+_TREND_SCHEMA = {"period_start": pl.Date, "period_end": pl.Date, "active_at_start": pl.Int64, "churned": pl.Int64,
+                 "churn_rate": pl.Float64, "partial": pl.Boolean}
+
+
+def _churn_and_trend(store, scope: Scope, period: str | None,
+                     inactivity_days: int | None) -> tuple[ChurnResult, pl.DataFrame | None]:
+    """The window's churn and, unless ``period`` is None, the trend per period, in one query."""
     days = _inactivity(store, scope, inactivity_days)
-    schema = {"period_start": pl.Date, "period_end": pl.Date, "active_at_start": pl.Int64, "churned": pl.Int64,
-              "churn_rate": pl.Float64, "partial": pl.Boolean}
     ext = _extent(store, scope)
+    empty = pl.DataFrame(schema=_TREND_SCHEMA) if period is not None else None
     if ext is None or ext.empty:
-        return pl.DataFrame(schema=schema)
-    first = ext.window_start if ext.window_start is not None else ext.data_start + timedelta(days=days)
-    starts = _period_starts(first, ext.as_of, months)
-    if not starts:
-        return pl.DataFrame(schema=schema)
-    full_ends = [_add_months(s, months) - ONE for s in starts]
+        return ChurnResult(scope.start, scope.end, days, 0, 0, 0, float("nan")), empty
+    start = ext.window_start if ext.window_start is not None else ext.as_of - timedelta(days=days - 1)
+    starts, full_ends = [], []
+    if period is not None:
+        months = _months(period)
+        first = ext.window_start if ext.window_start is not None else ext.data_start + timedelta(days=days)
+        starts = _period_starts(first, ext.as_of, months)
+        full_ends = [_add_months(s, months) - ONE for s in starts]
     ends = [min(e, ext.as_of) for e in full_ends]
-    out = _churn_periods(store, scope, starts, ends, days)
-    return out.with_columns(
+    out = _churn_periods(store, scope, [start, *starts], [ext.as_of, *ends], days)
+    row = out.row(0, named=True)
+    active, churned = int(row["active_at_start"]), int(row["churned"])
+    result = ChurnResult(start, ext.as_of, days, active, churned, active - churned, _ratio(churned, active))
+    if period is None or not starts:
+        return result, empty
+    trend = out.slice(1).with_columns(
         churn_rate=pl.when(pl.col("active_at_start") > 0)
         .then(pl.col("churned") / pl.col("active_at_start"))
         .otherwise(None),
         partial=pl.Series([fe > ext.as_of for fe in full_ends]),
-    ).select(list(schema)).cast(schema)
+    ).select(list(_TREND_SCHEMA)).cast(_TREND_SCHEMA)
+    return result, trend
 
 
 # ---------------------------------------------------------------------------------------------------- survival
@@ -500,16 +517,17 @@ def revenue_retention(store, scope: Scope, period: str = "month") -> pl.DataFram
 
 # ---------------------------------------------------------------------------------------------------- summary
 def retention_summary(store, scope: Scope, period: str = "quarter", *, rule: ChurnRule | None = None,
-                      median_lifetime_days: float | None = None) -> dict:
+                      median_lifetime_days: float | None = None, churned: ChurnResult | None = None) -> dict:
     """Headline retention figures of the scope.
 
     Keys: repeat_rate, churn_rate, churn_window_days, churn_window_rule, median_lifetime_days, nrr, grr,
     nrr_period (start of the latest whole ``period`` with a revenue-retention figure, or None).
-    ``rule`` (:func:`default_churn_window`) and ``median_lifetime_days`` (of :func:`survival_curve` under that
-    rule): the scope's, when already at hand (each is a pass over every purchase).
+    ``rule`` (:func:`default_churn_window`), ``median_lifetime_days`` (of :func:`survival_curve` under that
+    rule) and ``churned`` (:func:`churn` under it): the scope's, when already at hand (each is a pass over
+    every purchase).
     """
     rule = default_churn_window(store, scope) if rule is None else rule
-    ch = churn(store, scope, rule.days)
+    ch = churn(store, scope, rule.days) if churned is None else churned
     if median_lifetime_days is None:
         _, median = survival_curve(store, scope, rule.days)
     else:

@@ -16,26 +16,28 @@ WITH
 -- @include activity_islands
 ,
 periods AS (
-    SELECT unnest($starts::DATE[]) AS period_start, unnest($ends::DATE[]) AS period_end
+    -- period_no: the position in $starts (periods may share a start: a window and a month of its trend)
+    SELECT unnest($starts::DATE[]) AS period_start, unnest($ends::DATE[]) AS period_end,
+           unnest(range(len($starts::DATE[]))) AS period_no
 ),
 base AS (
-    SELECT p.period_start, i.customer_id
+    SELECT p.period_no, i.customer_id
     FROM periods p JOIN islands i ON p.period_start BETWEEN i.lo AND i.hi
 ),
 still AS (
-    SELECT p.period_start, i.customer_id
+    SELECT p.period_no, i.customer_id
     FROM periods p JOIN islands i ON p.period_end + 1 BETWEEN i.lo AND i.hi
 ),
 counts AS (
-    SELECT b.period_start,
+    SELECT b.period_no,
            COUNT(*)::BIGINT                                 AS active_at_start,
            COUNT(*) FILTER (WHERE s.customer_id IS NULL)::BIGINT AS churned
     FROM base b
-    LEFT JOIN still s ON s.period_start = b.period_start AND s.customer_id = b.customer_id
-    GROUP BY b.period_start
+    LEFT JOIN still s ON s.period_no = b.period_no AND s.customer_id = b.customer_id
+    GROUP BY b.period_no
 )
 SELECT p.period_start, p.period_end,
        COALESCE(c.active_at_start, 0)::BIGINT AS active_at_start,
        COALESCE(c.churned, 0)::BIGINT         AS churned
-FROM periods p LEFT JOIN counts c USING (period_start)
-ORDER BY p.period_start
+FROM periods p LEFT JOIN counts c USING (period_no)
+ORDER BY p.period_no

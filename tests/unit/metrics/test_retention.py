@@ -262,6 +262,24 @@ def test_churn_trend_with_partial_last_month(six):
     assert cut.row(0, named=True)["churned"] == 2 and not cut.row(0, named=True)["partial"]
 
 
+def test_churn_and_its_trend_from_one_pass_equal_each_alone(six):
+    # The Retention view asks for both in one query. A window starting on the 1st starts its first trend month
+    # on the same day: the periods are kept apart (by position), not merged by their start.
+    s, scope = six
+    for sc in (scope, scope.with_window(date(2024, 3, 1), date(2024, 4, 30)),
+               scope.with_window(date(2024, 2, 10), date(2024, 4, 15))):
+        both, trend = ret.churn_and_trend(s, sc, "month", 30)
+        assert both == ret.churn(s, sc, 30)
+        assert trend.equals(ret.churn_trend(s, sc, "month", 30))
+    march_april = scope.with_window(date(2024, 3, 1), date(2024, 4, 30))
+    both, trend = ret.churn_and_trend(s, march_april, "month", 30)
+    # the window [Mar 1, Apr 30]: base = active Mar 1 (A, D, E as in the March trend row); churned = nothing
+    # in [Apr 1, Apr 30]: D bought Apr 5, A Apr 30, E nothing -> 1 of 3
+    assert (both.active_at_start, both.churned) == (3, 1)
+    assert trend["period_start"].to_list() == [date(2024, 3, 1), date(2024, 4, 1)]
+    assert trend["active_at_start"].to_list() == [3, 3] and trend["churned"].to_list() == [2, 2]
+
+
 # ---------------------------------------------------------------------------------------------- survival
 # L = 30, as of Apr 30: judged are customers whose first purchase is on or before Apr 30 − 30 = Mar 31
 # (G, first purchase Apr 10, is left out). Churned when the last purchase is on or before Mar 31.
