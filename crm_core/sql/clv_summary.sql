@@ -27,26 +27,19 @@ days AS (
       AND CAST(p.occurred_at AS DATE) <= $observation_end::DATE
     GROUP BY p.customer_id, CAST(p.occurred_at AS DATE)
 ),
-ranked AS (
-    SELECT customer_id, day, amount,
-           day = MIN(day) OVER (PARTITION BY customer_id)              AS is_first
-    FROM days
-),
-calibration AS (
+per_customer AS (
+    -- calibration and holdout in one pass; the first day's amount by arg_min, so the repeat days' mean
+    -- needs no window: (sum of the days - the first day) / (days - 1), in exact decimals
     SELECT
         customer_id,
-        MIN(day)                                                      AS first_day,
-        MAX(day)                                                      AS last_day,
-        COUNT(*)                                                      AS purchase_days,
-        AVG(amount) FILTER (WHERE NOT is_first)                       AS repeat_mean
-    FROM ranked
-    WHERE day <= $calibration_end::DATE
-    GROUP BY customer_id
-),
-holdout AS (
-    SELECT customer_id, COUNT(*) AS purchase_days, SUM(amount) AS value
+        MIN(day) FILTER (WHERE day <= $calibration_end::DATE)                   AS first_day,
+        MAX(day) FILTER (WHERE day <= $calibration_end::DATE)                   AS last_day,
+        COUNT(*) FILTER (WHERE day <= $calibration_end::DATE)                   AS purchase_days,
+        SUM(amount) FILTER (WHERE day <= $calibration_end::DATE)                AS amount,
+        arg_min(amount, day) FILTER (WHERE day <= $calibration_end::DATE)       AS first_amount,
+        COUNT(*) FILTER (WHERE day > $calibration_end::DATE)                    AS holdout_days,
+        SUM(amount) FILTER (WHERE day > $calibration_end::DATE)                 AS holdout_value
     FROM days
-    WHERE day > $calibration_end::DATE
     GROUP BY customer_id
 )
 SELECT
@@ -54,9 +47,10 @@ SELECT
     (c.purchase_days - 1)::BIGINT                                                  AS frequency,
     date_diff('day', c.first_day, c.last_day)::DOUBLE / $unit_days::DOUBLE         AS recency,
     date_diff('day', c.first_day, $calibration_end::DATE)::DOUBLE / $unit_days::DOUBLE AS "T",
-    COALESCE(c.repeat_mean, 0)::DOUBLE                                             AS monetary_value,
-    COALESCE(h.purchase_days, 0)::BIGINT                                           AS holdout_purchases,
-    COALESCE(h.value, 0)::DOUBLE                                                   AS holdout_value
-FROM calibration AS c
-LEFT JOIN holdout AS h USING (customer_id)
+    CASE WHEN c.purchase_days > 1
+         THEN (c.amount - c.first_amount)::DOUBLE / (c.purchase_days - 1) ELSE 0 END::DOUBLE AS monetary_value,
+    c.holdout_days::BIGINT                                                         AS holdout_purchases,
+    COALESCE(c.holdout_value, 0)::DOUBLE                                           AS holdout_value
+FROM per_customer AS c
+WHERE c.first_day IS NOT NULL
 ORDER BY c.customer_id
