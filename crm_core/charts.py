@@ -557,7 +557,10 @@ def cohort_heatmap(cells: pl.DataFrame, *, measure: str = "customers", period: s
     index = {c: i for i, c in enumerate(cohorts)}
     full = [[None] * len(ages) for _ in cohorts]
     part = [[None] * len(ages) for _ in cohorts]
+    # each trace carries the labels of its own cells only: the browser lays out every text it is given, and a
+    # monthly grid of three years is ~650 cells (hover texts stay on both: the top trace answers every hover)
     text = [[""] * len(ages) for _ in cohorts]
+    part_text = [[""] * len(ages) for _ in cohorts]
     hover = [[""] * len(ages) for _ in cohorts]
     count_label = "Active customers" if measure == "customers" else f"Revenue ({unit})"
     for row in cells.to_dicts():
@@ -565,7 +568,7 @@ def cohort_heatmap(cells: pl.DataFrame, *, measure: str = "customers", period: s
         value = row["value"]
         if row["partial"]:
             part[i][j] = 0.0
-            text[i][j] = "◔"
+            part_text[i][j] = "◔"
         else:
             full[i][j] = value
             text[i][j] = "" if value is None else f"{value:.0%}"
@@ -581,7 +584,8 @@ def cohort_heatmap(cells: pl.DataFrame, *, measure: str = "customers", period: s
                     customdata=hover, hovertemplate="%{customdata}<extra></extra>",
                     colorbar={"title": {"text": "%"}, "tickformat": ".0%"}, xgap=1, ygap=1, name="Whole periods")
     fig.add_heatmap(z=part, x=ages, y=ylabels, colorscale=[[0, "#DDDDDD"], [1, "#DDDDDD"]], showscale=False,
-                    text=text, texttemplate="%{text}", customdata=hover, hovertemplate="%{customdata}<extra></extra>",
+                    text=part_text, texttemplate="%{text}", customdata=hover,
+                    hovertemplate="%{customdata}<extra></extra>",
                     xgap=1, ygap=1, name="Partial periods")
     fig.update_layout(
         **_LAYOUT,
