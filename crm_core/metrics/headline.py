@@ -45,17 +45,19 @@ def average_clv(store, scope: Scope, as_of: date | None) -> float | None:
     return float(result.frame["clv"].mean()) if result.frame.height else None
 
 
-def headline_kpis(store, scope: Scope, *, with_clv: bool = True) -> dict[str, float | int | None]:
+def headline_kpis(store, scope: Scope, *, with_clv: bool = True,
+                  churn_days: int | None = None) -> dict[str, float | int | None]:
     """Headline KPIs of ``scope`` keyed by catalog id (see ``catalog.yaml`` for each definition).
 
-    ``active_customers`` counts customers whose last purchase lies within the churn window (derived from
-    the data's repeat gaps) before the window end; ``churn_rate`` uses the same window.
+    ``active_customers`` counts customers whose last purchase lies within the churn window before the window
+    end; ``churn_rate`` uses the same window: ``churn_days``, else derived from the data's repeat gaps
+    (``retention.default_churn_window``; the review passes the reviewed period's to every period it compares).
     """
     per_customer = facts.customer_facts(store, scope)
     buyers = per_customer.filter(pl.col("purchases") > 0)
-    rule = retention.default_churn_window(store, scope)
+    days = retention.default_churn_window(store, scope).days if churn_days is None else churn_days
     active = per_customer.filter(
-        pl.col("last_purchase").is_not_null() & (pl.col("recency_days") <= rule.days)
+        pl.col("last_purchase").is_not_null() & (pl.col("recency_days") <= days)
     ).height
     served = cost.cost_to_serve(store, scope)
     sat = satisfaction.satisfaction_summary(store, scope)
@@ -67,7 +69,7 @@ def headline_kpis(store, scope: Scope, *, with_clv: bool = True) -> dict[str, fl
         "active_customers": active,
         "revenue": float(buyers["revenue"].sum()) if buyers.height else 0.0,
         "repeat_rate": retention.repeat_purchase_rate(store, scope),
-        "churn_rate": retention.churn(store, scope, rule.days).churn_rate,
+        "churn_rate": retention.churn(store, scope, days).churn_rate,
         "nps": sat["nps"],
         "csat": sat["csat"],
         "avg_clv": average_clv(store, scope, as_of) if with_clv else None,

@@ -2,8 +2,8 @@
 and the targets, their trend, the biggest movers, the valuable customers at risk and the highlights.
 
 Engine only (no Streamlit): the review page and every report format read the same :class:`Review`.
-Churn and retention of both periods are measured under the *same* churn window (the reviewed period's), so
-the change and the movers' contributions add up.
+Active customers, churn and retention of every period are measured under the *same* churn window (the reviewed
+period's), so the change and the movers' contributions add up.
 """
 
 from __future__ import annotations
@@ -65,11 +65,10 @@ def _fit(store, scope: Scope) -> tuple[pl.DataFrame | None, str | None]:
 
 
 def period_kpis(store, scope: Scope, churn_days: int, *, with_clv: bool = True) -> dict:
-    """The review KPIs of one period: the headline KPIs with churn and retention under ``churn_days``."""
-    k = headline.headline_kpis(store, scope, with_clv=False)
-    ch = retention.churn(store, scope, churn_days)
-    rate = ch.churn_rate if ch.active_at_start else None
-    k["churn_rate"] = rate
+    """The review KPIs of one period: the headline KPIs with active customers, churn and retention under
+    ``churn_days`` (None when nobody was active at the period's start)."""
+    k = headline.headline_kpis(store, scope, with_clv=False, churn_days=churn_days)
+    rate = k["churn_rate"]  # NaN (nobody active) comes out of headline_kpis as None
     k["retention_rate"] = None if rate is None else 1.0 - rate
     if with_clv:
         frame, _ = _fit(store, scope)

@@ -280,6 +280,24 @@ def test_churn_and_its_trend_from_one_pass_equal_each_alone(six):
     assert trend["active_at_start"].to_list() == [3, 3] and trend["churned"].to_list() == [2, 2]
 
 
+def test_headline_and_review_kpis_under_a_given_churn_window(six):
+    # The review measures every period under the reviewed period's window. As of Apr 30 the last purchases are
+    # A Apr 30, G Apr 10, D Apr 5, B Mar 15, F Mar 10, E Mar 1, C Jan 25: within 30 days A, G, D (3); within
+    # 50 days B too (4). Churn in April: 2 of 3 at L = 30, 3 of 4 at L = 31 (test_churn_with_a_given_window).
+    from crm_core.metrics.headline import headline_kpis
+    from crm_core.report.review import period_kpis
+
+    s, scope = six
+    april = scope.with_window(date(2024, 4, 1), date(2024, 4, 30))
+    k30 = headline_kpis(s, april, with_clv=False, churn_days=30)
+    assert (k30["active_customers"], k30["churn_rate"]) == (3, pytest.approx(2 / 3))
+    k31 = headline_kpis(s, april, with_clv=False, churn_days=31)
+    assert (k31["active_customers"], k31["churn_rate"]) == (3, pytest.approx(3 / 4))
+    assert headline_kpis(s, april, with_clv=False, churn_days=50)["active_customers"] == 4
+    review = period_kpis(s, april, 30, with_clv=False)
+    assert review["retention_rate"] == pytest.approx(1 / 3) and review["active_customers"] == 3
+
+
 # ---------------------------------------------------------------------------------------------- survival
 # L = 30, as of Apr 30: judged are customers whose first purchase is on or before Apr 30 − 30 = Mar 31
 # (G, first purchase Apr 10, is left out). Churned when the last purchase is on or before Mar 31.
