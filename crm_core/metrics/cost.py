@@ -233,6 +233,7 @@ def cost_to_serve_sql(filtered: bool = True) -> str:
     filters leaves the filter conditions out (same result, less work)."""
     return render(
         "cost_to_serve_scope",
+        purchase_days="0",  # the purchase pass's distinct days: not a cost measure
         purchases=purchases_sql(windowed=True, statuses=None, filtered=filtered),
         interactions=activity_sql("interactions", "occurred_at", windowed=True, filtered=filtered),
     )

@@ -22,9 +22,12 @@ import polars as pl
 from crm_core.metrics.cost import INTERACTION_POOLS, bind, render
 from crm_core.metrics.scope import (
     ATTRIBUTE_FILTER,
+    SPAN_SQL,
     Scope,
     activity_sql,
     customer_filter,
+    day_bits,
+    purchase_days_sql,
     purchases_sql,
 )
 
@@ -32,8 +35,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from crm_core.store import Store
 
 
-# The dataset's purchase span: (first, last) purchase day of any status; the sidebar's default window.
-SPAN_SQL = "SELECT CAST(MIN(occurred_at) AS DATE), CAST(MAX(occurred_at) AS DATE) FROM purchases WHERE dataset_id = ?"
 # What each customer used in the window, per interaction pool: kept in the stored facts only, so new cost rates
 # price them again without a rescan (crm_core/sql/reprice_facts.sql, cost_from_facts.sql); not in the frames.
 USAGE_COLUMNS: tuple[str, ...] = tuple(f"{m}_{p}" for m in ("minutes", "direct") for p in INTERACTION_POOLS)
@@ -67,8 +68,9 @@ def _computed(store: Store, scope: Scope, as_of: date | None) -> pl.DataFrame:
         if key in _recent:
             _recent.move_to_end(key)
             return _recent[key]
-    text = customer_facts_sql(filtered=scope.filtered)
-    frame = store.query(text, bind(scope, text, as_of=as_of))
+    bits = day_bits(store, scope)
+    text = customer_facts_sql(filtered=scope.filtered, bits=bits)
+    frame = store.query(text, bind(scope, text, as_of=as_of, **bits))
     with _recent_lock:
         _recent[key] = frame
         while len(_recent) > RECENT_COMPUTED:
@@ -76,12 +78,15 @@ def _computed(store: Store, scope: Scope, as_of: date | None) -> pl.DataFrame:
     return frame
 
 
-def customer_facts_sql(filtered: bool = True, usage: bool = False) -> str:
+def customer_facts_sql(filtered: bool = True, usage: bool = False, bits: dict | None = None) -> str:
     """The windowed facts query (parameters: the scope's and ``$as_of``); ``filtered=False`` for a scope
     without filters leaves the filter conditions out of the SQL (same result, less work); ``usage`` adds the
-    :data:`USAGE_COLUMNS` (the stored facts keep them)."""
+    :data:`USAGE_COLUMNS` (the stored facts keep them). ``bits`` (:func:`~crm_core.metrics.scope.day_bits`,
+    then bound with the query) counts distinct purchase days with a bitmap of the window's days; without it
+    they are counted with COUNT(DISTINCT), the same numbers (``scope.purchase_days_sql``)."""
     return render(
         "customer_facts_window",
+        purchase_days=purchase_days_sql(bits),
         usage="".join(f",\n    COALESCE(e.{c}, 0)::DOUBLE AS {c}" for c in USAGE_COLUMNS) if usage else "",
         purchases=purchases_sql(windowed=False, statuses=None, filtered=filtered),
         interactions=activity_sql("interactions", "occurred_at", windowed=False, filtered=filtered),
@@ -104,8 +109,9 @@ def default_scope(con, dataset_id: int) -> Scope:
 def stored_facts_query(con, dataset_id: int) -> tuple[str, dict]:
     """The query (and parameters) whose result the stored ``customer_facts`` rows of a dataset are."""
     scope = default_scope(con, dataset_id)
-    text = customer_facts_sql(filtered=False, usage=True)
-    return text, bind(scope, text, as_of=None)
+    bits = day_bits(con, scope)
+    text = customer_facts_sql(filtered=False, usage=True, bits=bits)
+    return text, bind(scope, text, as_of=None, **bits)
 
 
 def reads_stored(store: Store, scope: Scope, as_of: date | None = None) -> bool:

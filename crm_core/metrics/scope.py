@@ -144,6 +144,44 @@ def purchases_sql(
     return "SELECT p.* FROM purchases p WHERE " + "\n  AND ".join(conds)
 
 
+# The first and last purchase days of a dataset (any status): the dataset's default window.
+SPAN_SQL = "SELECT CAST(MIN(occurred_at) AS DATE), CAST(MAX(occurred_at) AS DATE) FROM purchases WHERE dataset_id = ?"
+# Distinct purchase days of a window are counted with one bitmap per customer (sql/purchase_totals.sql) up to
+# this many days; 512 bytes per customer at most, 0.5 GB for a million customers. A longer window counts them
+# with COUNT(DISTINCT day), whose memory does not grow with the window.
+DAY_BITS_MAX = 4096
+_DAYS_BITMAP = ("bit_count(bitstring_agg(date_diff('day', $bits_from::DATE, CAST(occurred_at AS DATE))::INTEGER, "
+                "0, $bits_span::INTEGER) FILTER (WHERE completed AND in_window))")
+_DAYS_DISTINCT = "COUNT(DISTINCT CAST(occurred_at AS DATE)) FILTER (WHERE completed AND in_window)"
+
+
+def day_bits(con, scope: Scope) -> dict:
+    """``$bits_from`` and ``$bits_span``: the days a scope's purchases inside its window can fall on, i.e. the
+    window with its open ends closed by the dataset's first and last purchase days (queried only then).
+
+    ``con`` is a store or a DuckDB cursor."""
+    lo, hi = scope.start, scope.end
+    if lo is None or hi is None:
+        cur = con.cursor() if hasattr(con, "transaction") else con
+        result = cur.execute(SPAN_SQL, [scope.dataset_id])
+        first, last = result.fetchone()
+        result.fetchall()
+        lo = first if lo is None else lo
+        hi = last if hi is None else hi
+    if lo is None or hi is None:  # no purchases: nothing to count
+        return {"bits_from": date(2000, 1, 1), "bits_span": 0}
+    return {"bits_from": lo, "bits_span": max(0, (hi - lo).days)}
+
+
+def purchase_days_sql(bits: dict | None) -> str:
+    """The distinct purchase days expression of ``sql/purchase_totals.sql``: the bitmap over ``bits``
+    (:func:`day_bits`, bound with the query) when the window has at most :data:`DAY_BITS_MAX` days, else
+    COUNT(DISTINCT day) (also for ``bits`` None: no extra parameters)."""
+    if bits is not None and bits["bits_span"] <= DAY_BITS_MAX:
+        return _DAYS_BITMAP
+    return _DAYS_DISTINCT
+
+
 def activity_sql(table: str, time_column: str, *, windowed: bool = True, filtered: bool = True) -> str:
     """Rows of ``interactions``, ``feedback`` or ``deals`` in the scope (customer filters, window);
     ``filtered=False`` leaves the customer filters out (see :func:`purchases_sql`)."""

@@ -212,32 +212,44 @@ def test_sample_facts_one_row_per_customer_and_revenue_adds_up(sample_store):
     assert int((windowed["revenue"] > 0).sum()) == buyers
 
 
-def test_purchase_days_counted_across_day_blocks(store):
-    # Distinct purchase days are counted with one 1024-day bitmap per block of days since 0001-01-01
-    # (purchase_totals.sql). 2025-03-19 is day 739,328 = 722 × 1024 since 0001-01-01, the first day of a block.
-    # Hand count for customer a: 2025-03-18 (twice, one day), 2025-03-19, 2025-03-20 and 2028-01-07
-    # (day 740,352, the next block) → 4 distinct days, 5 orders; b: one day with 3 orders → 1.
+def test_purchase_days_counted_by_bitmap_and_by_distinct_days(store):
+    # Distinct purchase days (sql/purchase_totals.sql): a bitmap of the window's days per customer for windows of
+    # at most DAY_BITS_MAX days, COUNT(DISTINCT day) for longer ones. Hand count for customer a: 2025-03-18
+    # (twice, one day), 2025-03-19, 2025-03-20 and 2028-01-07 -> 4 distinct days, 5 orders; b: one day with 3
+    # orders -> 1; c: 2010-01-04 and 2028-01-07 -> 2. The data span 6,577 days: the whole span is counted with
+    # COUNT(DISTINCT), a window of 2025 with the bitmap (its first and last days are the bitmap's ends).
     from datetime import timedelta
 
-    first_of_block = date(2025, 3, 19)
-    assert (first_of_block - date(1, 1, 1)).days % 1024 == 0
-    days = [first_of_block - timedelta(days=1)] * 2 + [first_of_block, first_of_block + timedelta(days=1),
-                                                      first_of_block + timedelta(days=1024)]
+    from crm_core.metrics import scope as scope_module
+
+    first = date(2025, 3, 19)
+    days = [first - timedelta(days=1)] * 2 + [first, first + timedelta(days=1), date(2028, 1, 7)]
     tx = pl.DataFrame({
-        "customer_id": ["a"] * 5 + ["b"] * 3,
+        "customer_id": ["a"] * 5 + ["b"] * 3 + ["c"] * 2,
         "occurred_at": [datetime(d.year, d.month, d.day, 9 + i) for i, d in enumerate(days)]
-        + [datetime(2025, 3, 19, h) for h in (8, 12, 17)],
-        "amount": [1.0] * 8,
+        + [datetime(2025, 3, 19, h) for h in (8, 12, 17)] + [datetime(2010, 1, 4, 10), datetime(2028, 1, 7, 11)],
+        "amount": [1.0] * 10,
     })
-    ds = store.load("blocks", [TableLoad("transactions", tx, "t.csv")]).dataset_id
-    windowed = {r["customer_id"]: r for r in customer_facts(store, Scope(ds)).to_dicts()}
+    ds = store.load("days", [TableLoad("transactions", tx, "t.csv")]).dataset_id
+    whole = Scope(ds)
+    assert scope_module.day_bits(store, whole)["bits_span"] == 6577 > scope_module.DAY_BITS_MAX
+    windowed = {r["customer_id"]: r for r in customer_facts(store, whole).to_dicts()}
     stored = {r["customer_id"]: r for r in store.table("customer_facts", ds).to_dicts()}
     for facts_by_customer in (windowed, stored):
         assert (facts_by_customer["a"]["purchases"], facts_by_customer["a"]["orders"]) == (4, 5)
         assert (facts_by_customer["b"]["purchases"], facts_by_customer["b"]["orders"]) == (1, 3)
-    # a window holding only the two days around the block boundary
-    two_days = customer_facts(store, Scope(ds, start=date(2025, 3, 18), end=date(2025, 3, 19)))
-    assert dict(zip(two_days["customer_id"], two_days["purchases"])) == {"a": 2, "b": 1}
+        assert facts_by_customer["c"]["purchases"] == 2
+    # windows counted with the bitmap: the two days 03-18 and 03-19 (its bits 0 and 1), and a three-year window
+    two_days = Scope(ds, start=date(2025, 3, 18), end=date(2025, 3, 19))
+    assert scope_module.day_bits(store, two_days) == {"bits_from": date(2025, 3, 18), "bits_span": 1}
+    assert dict(zip(*customer_facts(store, two_days).select("customer_id", "purchases"))) == {
+        "a": 2, "b": 1, "c": 0}
+    years = customer_facts(store, Scope(ds, start=date(2025, 3, 18), end=date(2028, 1, 7)))
+    assert dict(zip(*years.select("customer_id", "purchases"))) == {"a": 4, "b": 1, "c": 1}
+    # either way the same numbers as the query without the bitmap (COUNT(DISTINCT) for any window)
+    for sc in (whole, two_days, Scope(ds, start=date(2025, 3, 18), end=date(2028, 1, 7))):
+        text = facts_module.customer_facts_sql(filtered=False)
+        assert customer_facts(store, sc).equals(store.query(text, facts_module.bind(sc, text, as_of=None)))
 
 
 def test_main_channel_ties_are_broken_the_same_way_everywhere(store):
