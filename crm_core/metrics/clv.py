@@ -33,7 +33,7 @@ import numpy as np
 import polars as pl
 
 from crm_core import sql
-from crm_core.metrics.scope import Scope, purchases_sql
+from crm_core.metrics.scope import Scope, day_bits, distinct_days_sql, purchases_sql
 from crm_core.models.bgnbd import TIME_UNIT_DAYS, BetaGeoModel, ConvergenceError
 from crm_core.models.gamma_gamma import GammaGammaModel
 
@@ -218,8 +218,9 @@ def historical_clv(store, scope: Scope) -> pl.DataFrame:
     (null when no purchase has a cost), historical_clv (margin, or revenue when there is no cost), basis
     (``"margin"`` / ``"revenue"``); highest value first.
     """
-    text = _scoped_sql("clv_historical")
-    return store.query(text, scope.params(text))
+    bits = day_bits(store, Scope(scope.dataset_id, end=scope.end))  # the history up to the window end
+    text = _scoped_sql("clv_historical").replace("{purchase_days}", distinct_days_sql(bits, "p.occurred_at"))
+    return store.query(text, scope.params(text) | {k: v for k, v in bits.items() if f"${k}" in text})
 
 
 # ---------------------------------------------------------------------------------------------------------------

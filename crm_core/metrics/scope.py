@@ -150,9 +150,6 @@ SPAN_SQL = "SELECT CAST(MIN(occurred_at) AS DATE), CAST(MAX(occurred_at) AS DATE
 # this many days; 512 bytes per customer at most, 0.5 GB for a million customers. A longer window counts them
 # with COUNT(DISTINCT day), whose memory does not grow with the window.
 DAY_BITS_MAX = 4096
-_DAYS_BITMAP = ("bit_count(bitstring_agg(date_diff('day', $bits_from::DATE, CAST(occurred_at AS DATE))::INTEGER, "
-                "0, $bits_span::INTEGER) FILTER (WHERE completed AND in_window))")
-_DAYS_DISTINCT = "COUNT(DISTINCT CAST(occurred_at AS DATE)) FILTER (WHERE completed AND in_window)"
 
 
 def day_bits(con, scope: Scope) -> dict:
@@ -173,13 +170,20 @@ def day_bits(con, scope: Scope) -> dict:
     return {"bits_from": lo, "bits_span": max(0, (hi - lo).days)}
 
 
-def purchase_days_sql(bits: dict | None) -> str:
-    """The distinct purchase days expression of ``sql/purchase_totals.sql``: the bitmap over ``bits``
-    (:func:`day_bits`, bound with the query) when the window has at most :data:`DAY_BITS_MAX` days, else
-    COUNT(DISTINCT day) (also for ``bits`` None: no extra parameters)."""
+def distinct_days_sql(bits: dict | None, column: str = "occurred_at", where: str | None = None) -> str:
+    """An aggregate counting the distinct days of ``column`` (rows passing ``where``): the bitmap over ``bits``
+    (:func:`day_bits`, bound with the query) when they span at most :data:`DAY_BITS_MAX` days, else
+    COUNT(DISTINCT day) (also for ``bits`` None: no extra parameters). Both give 0 for no row."""
+    only = f" FILTER (WHERE {where})" if where else ""
     if bits is not None and bits["bits_span"] <= DAY_BITS_MAX:
-        return _DAYS_BITMAP
-    return _DAYS_DISTINCT
+        return (f"COALESCE(bit_count(bitstring_agg(date_diff('day', $bits_from::DATE, CAST({column} AS DATE))"
+                f"::INTEGER, 0, $bits_span::INTEGER){only}), 0)")
+    return f"COUNT(DISTINCT CAST({column} AS DATE)){only}"
+
+
+def purchase_days_sql(bits: dict | None) -> str:
+    """The distinct purchase days of ``sql/purchase_totals.sql``: completed purchases in the window."""
+    return distinct_days_sql(bits, "occurred_at", "completed AND in_window")
 
 
 def activity_sql(table: str, time_column: str, *, windowed: bool = True, filtered: bool = True) -> str:

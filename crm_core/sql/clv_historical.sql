@@ -9,7 +9,7 @@ SELECT
     p.customer_id,
     MIN(p.occurred_at)                                                   AS first_purchase,
     MAX(p.occurred_at)                                                   AS last_purchase,
-    COUNT(DISTINCT CAST(p.occurred_at AS DATE))::BIGINT                  AS purchases,
+    {purchase_days}::BIGINT                                              AS purchases,
     COALESCE(SUM(p.amount), 0)::DOUBLE                                   AS revenue,
     SUM(p.cost)::DOUBLE                                                  AS cost,
     CASE WHEN COUNT(p.cost) > 0 THEN SUM(p.amount) - SUM(p.cost) END::DOUBLE AS margin,

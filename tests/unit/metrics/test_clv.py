@@ -393,3 +393,8 @@ def test_historical_clv_revenue_and_margin(cdnow, tmp_path):
     capped = historical_clv(s2, sc2.with_window(None, date(2024, 1, 20)))
     assert dict(zip(capped["customer_id"], capped["historical_clv"])) == {"a": 40.0, "b": 50.0}
     s2.close()
+    # distinct purchase days (a bitmap of the history's days): CDNOW's, equal to COUNT(DISTINCT day) in Polars
+    raw = _raw_cdnow().rename({"date": "day"})
+    by_hand = raw.group_by("customer_id").agg(pl.col("day").n_unique().alias("days"))
+    got = hist.select("customer_id", "purchases").join(by_hand, on="customer_id")
+    assert got.height == 2357 and (got["purchases"] == got["days"]).all() and got["purchases"].max() > 1
