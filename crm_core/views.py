@@ -269,12 +269,22 @@ def cost_view(store, scope: Scope, top: int = TOP_CUSTOMERS) -> dict:
 # ---------------------------------------------------------------------------------------------- scorecards
 def evidence(store, scope: Scope, group: str) -> dict:
     """One group of the live KPIs the QCI, Gartner and CRM models pages show as evidence
-    (``crm_core.frameworks.evidence``). The retention and CLV groups take the Retention page's views of the
-    scope (the same summary, the same fit at the window's end) instead of computing them again."""
+    (``crm_core.frameworks.evidence``). The retention, CLV and headline groups take the Retention and Cost pages'
+    views of the scope (the same summary, the same fit at the window's end, the same cost per customer) instead
+    of computing them again."""
     from crm_core.frameworks import evidence as ev
 
     if group == "retention":
         return ev.cleaned(group, ev.retention_values(compute(store, "retention_overview", scope)["summary"]))
+    if group == "headline":  # repeat rate and churn from the retention view, cost per customer from the cost view
+        from crm_core.metrics.headline import headline_kpis
+
+        summary = compute(store, "retention_overview", scope)["summary"]
+        served = compute(store, "cost_view", scope, top=TOP_CUSTOMERS)
+        known = {"repeat_rate": summary["repeat_rate"], "churn_rate": summary["churn_rate"],
+                 "cost_to_serve_per_customer": served["kpis"]["cost_per_customer"] if served["customers"] else None}
+        kpis = headline_kpis(store, scope, with_clv=False, churn_days=summary["churn_window_days"], known=known)
+        return ev.cleaned(group, ev.headline_values(kpis))
     if group == "clv" and scope.end is not None:  # the facts' as-of day, which the group fits up to
         fitted = compute(store, "clv_fit", scope, calibration_end=scope.end)
         return ev.cleaned(group, ev.clv_values(None if fitted["error"] else fitted["frame"]))

@@ -56,9 +56,14 @@ def _clean(value):
 def _headline(store, scope: Scope) -> Values:
     from crm_core.metrics.headline import headline_kpis
 
-    out = dict(headline_kpis(store, scope, with_clv=False))
+    return headline_values(headline_kpis(store, scope, with_clv=False))
+
+
+def headline_values(kpis: dict) -> Values:
+    """The headline group's values from ``metrics.headline.headline_kpis`` (without CLV)."""
+    out = dict(kpis)
     out.pop("avg_clv", None)
-    churn = out.get("churn_rate")
+    churn = _clean(out.get("churn_rate"))
     out["retention_rate"] = None if churn is None else 1.0 - churn
     return out
 

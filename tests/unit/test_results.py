@@ -328,8 +328,9 @@ def test_views_send_light_results(small):
     assert p["curve"]["value_share"][-1] == pytest.approx(1.0)
 
 
-def test_retention_and_clv_evidence_share_the_retention_page_s_views(small, monkeypatch):
-    # The evidence view takes the retention summary and the CLV fit the Retention page keeps; the values are
+def test_retention_clv_and_headline_evidence_share_the_pages_views(small, monkeypatch):
+    # The evidence view takes the retention summary and the CLV fit the Retention page keeps (and the Cost page's
+    # cost per customer for the headline group); the values are
     # those the evidence module computes on its own (frameworks/evidence.py), on the default scope, a
     # filtered one and a window without purchases.
     from datetime import timedelta
@@ -341,11 +342,15 @@ def test_retention_and_clv_evidence_share_the_retention_page_s_views(small, monk
     region = store.table("customers", ds)["region"].drop_nulls().sort()[0]
     after = default.with_window(default.end + timedelta(days=400), default.end + timedelta(days=500))
     for scope in (default, Scope(ds, default.start, default.end, regions=(region,)), after):
-        for group in ("retention", "clv"):
+        for group in ("retention", "clv", "headline"):
             _assert_same(views.evidence(store, scope, group), ev.group_values(store, scope, group), group)
     assert ev.group_values(store, default, "clv")["avg_clv"] is not None
     # ... and reads them: kept after the first call, no fit and no retention summary again
     monkeypatch.setattr("crm_core.metrics.clv.fit_clv", lambda *a, **k: pytest.fail("fitted again"))
     monkeypatch.setattr("crm_core.metrics.retention.retention_summary", lambda *a, **k: pytest.fail("again"))
+    monkeypatch.setattr("crm_core.metrics.retention.churn", lambda *a, **k: pytest.fail("churn again"))
+    monkeypatch.setattr("crm_core.metrics.retention.repeat_purchase_rate", lambda *a, **k: pytest.fail("again"))
+    monkeypatch.setattr("crm_core.metrics.cost.cost_to_serve", lambda *a, **k: pytest.fail("costed again"))
     views.compute(store, "evidence", default, group="clv")
     views.compute(store, "evidence", default, group="retention")
+    views.compute(store, "evidence", default, group="headline")
