@@ -71,7 +71,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         if not args.no_prepare:
             from crm_core import views
 
-            views.warm(store, result.dataset_id)  # the pages' default views, kept: each page opens at once
+            views.warm(store, result.dataset_id, slow=True)  # the pages' default views, kept: each opens at once
         tables = result.per_table()
         for p in prepared:
             if p.fatal:
@@ -175,7 +175,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     from crm_core import views
 
     with Store(args.db) as store:
-        seconds = views.warm(store, _dataset_id(store, args.dataset))
+        seconds = views.warm(store, _dataset_id(store, args.dataset), slow=True)
     if args.json:
         _print_json(seconds)
     else:

@@ -268,6 +268,20 @@ def data_version(store, dataset_id: int, priced: bool = True) -> str:
     return f"{row[0]}|{rates}|{row[2] or ''}|{row[3] or ''}"
 
 
+def scope_key(store, scope, params: dict, priced: bool = True) -> str:
+    """The key :func:`cached` keeps a result of an unfiltered ``scope`` under: the parameters, the window and
+    the data version (a result computed while an import replaced the data is never read)."""
+    window = [None if d is None else d.isoformat() for d in (scope.start, scope.end)]
+    return key_of({**params, "window": window, "version": data_version(store, scope.dataset_id, priced),
+                   "format": FORMAT})  # a result of another format is never taken as kept (views.warm)
+
+
+def is_kept(store, dataset_id: int, name: str, key: str) -> bool:
+    """Whether a result is kept (without reading its payload)."""
+    return bool(store.cursor().execute(
+        "SELECT 1 FROM results WHERE dataset_id = ? AND name = ? AND key = ?", [dataset_id, name, key]).fetchall())
+
+
 # one lock per result being computed in this process: a second caller of the same result (a page while the
 # background preparation after new cost rates computes it) waits for the first and reads what it kept
 _computing: dict[tuple, threading.Lock] = {}
@@ -285,10 +299,7 @@ def cached(store, scope, name: str, params: dict, compute: Callable[[], Any], pr
     """
     if scope.filtered:
         return compute()
-    # the window and the data version in the key: a result computed while an import replaced the data is
-    # never read
-    window = [None if d is None else d.isoformat() for d in (scope.start, scope.end)]
-    key = key_of({**params, "window": window, "version": data_version(store, scope.dataset_id, priced)})
+    key = scope_key(store, scope, params, priced)
     hit = get(store, scope.dataset_id, name, key)
     if hit is not MISSING:
         return hit

@@ -391,22 +391,34 @@ def default_requests(scope: Scope) -> list[tuple[str, dict]]:
     return requests
 
 
-def warm(store, dataset_id: int, progress: Callable[[int, int, str], None] | None = None) -> dict[str, float]:
+# Views kept for the open window (the review page asks for its period on the dataset's whole history) that
+# take a minute at 10M transactions (two periods' KPIs and CLV fits, eight trend periods, movers): prepared
+# with warm(slow=True) by `prepare`, and in the background after an import in the app.
+SLOW_REQUESTS: tuple[tuple[str, dict], ...] = (("review", {"kind": "quarter"}),)
+
+
+def warm(store, dataset_id: int, progress: Callable[[int, int, str], None] | None = None,
+         slow: bool = False) -> dict[str, float]:
     """Compute and keep every default-scope view of a dataset (after an import), so each page's first view
-    is a read. ``progress(done, total, name)`` is called before each view (an exception it raises stops the
-    work there). Returns seconds per view; a view that fails is logged and skipped (the page will say why
-    when it is opened)."""
+    is a read; with ``slow``, then the :data:`SLOW_REQUESTS` too. Views already kept are not read again.
+    ``progress(done, total, name)`` is called before each view (an exception it raises stops the work there).
+    Returns seconds per view computed; a view that fails is logged and skipped (the page will say why when
+    it is opened)."""
     scope = facts.default_scope(store, dataset_id)
     if scope.start is None:
         return {}
-    requests = default_requests(scope)
+    requests = [(scope, name, params) for name, params in default_requests(scope)]
+    if slow:
+        requests += [(Scope(dataset_id), name, params) for name, params in SLOW_REQUESTS]
     seconds: dict[str, float] = {}
-    for i, (name, params) in enumerate(requests):
+    for i, (where, name, params) in enumerate(requests):
         if progress is not None:
             progress(i, len(requests), name)
+        if results.is_kept(store, dataset_id, name, results.scope_key(store, where, params, priced(name, params))):
+            continue
         start = time.perf_counter()
         try:
-            compute(store, name, scope, **params)
+            compute(store, name, where, **params)
         except Exception as exc:  # noqa: BLE001 - one view failing must not stop the others
             log.warning("could not prepare %s %s of dataset %s: %s", name, params, dataset_id, exc, exc_info=exc)
             continue

@@ -389,7 +389,8 @@ def prepare_in_background(store: Store, dataset_id: int) -> threading.Thread:
 
     After new cost rates, the priced views (segments, scorecard evidence, portfolio, cost) are computed again
     while the user reads the Cost page, instead of when each page is next opened (tens of seconds at 10M
-    transactions). A page asking for a view the thread is computing waits for it and reads it
+    transactions); after an import, the slow views (``views.SLOW_REQUESTS``: the executive review, a minute at
+    10M) follow the default ones computed during the import. A page asking for a view the thread is computing waits for it and reads it
     (``crm_core.results.cached``). A newer call for the same dataset stops the older thread before its next
     view."""
     key = (store.path, dataset_id)
@@ -401,7 +402,7 @@ def prepare_in_background(store: Store, dataset_id: int) -> threading.Thread:
 
     def run() -> None:
         try:
-            seconds = views.warm(store, dataset_id, check)
+            seconds = views.warm(store, dataset_id, check, slow=True)
             log.info("prepared %d views of dataset %s in the background (%.1f s)", len(seconds), dataset_id,
                      sum(seconds.values()))
         except _Superseded:
@@ -437,6 +438,11 @@ def cost_view(scope_: scope.Scope, top: int = TOP_CUSTOMERS) -> dict:
 
 
 def prepare_pages(dataset_id: int, progress=None) -> dict[str, float]:
-    """Compute and keep the default-scope views of a dataset (``crm_core.views.warm``), after an import."""
+    """Compute and keep the default-scope views of a dataset (``crm_core.views.warm``), after an import; the
+    slow ones (the executive review) follow in the background once the page is drawn."""
     auth.require("prepare_pages")
-    return views.warm(get_store(), dataset_id, progress)
+    store = get_store()
+    seconds = views.warm(store, dataset_id, progress)
+    with _background_lock:
+        _queued.add((store.path, dataset_id))
+    return seconds
