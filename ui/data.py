@@ -367,6 +367,9 @@ class _Superseded(Exception):
     """A newer background preparation of the same dataset took over."""
 
 
+# seconds a background preparation waits before it starts: the script has finished, but the browser is still
+# drawing the page on the same cores (a rate save measured 2.6 s without the wait, 4.0 s with the work at once)
+BACKGROUND_DELAY_S = 3.0
 _background_lock = threading.Lock()
 _queued: set[tuple[str, int]] = set()  # (database path, dataset) to prepare after the current script run
 # per (database path, dataset): the preparation threads not known to be done, the newest last
@@ -401,6 +404,8 @@ def prepare_in_background(store: Store, dataset_id: int) -> threading.Thread:
             raise _Superseded
 
     def run() -> None:
+        if stop.wait(BACKGROUND_DELAY_S):  # superseded or stopped before it began
+            return
         try:
             seconds = views.warm(store, dataset_id, check, slow=True)
             log.info("prepared %d views of dataset %s in the background (%.1f s)", len(seconds), dataset_id,
