@@ -86,16 +86,21 @@ def test_relabelled_distance_sums_equal_a_full_pass():
         npt.assert_allclose(mean, silhouette_score(X, new), rtol=1e-10)
 
 
-def test_a_sampled_fit_scores_its_final_labels_on_the_sample():
-    # Above sample_size the final Lloyd run on everyone relabels a few sample points; the reported silhouettes are
-    # scikit-learn's of the final labels restricted to the sample.
-    rng = np.random.default_rng(11)
-    n = 400
-    frame = pl.DataFrame({
+def _skewed_customers(seed: int, n: int) -> pl.DataFrame:
+    """n customers with skewed RFM-like features and no clear clusters (a sampled fit moves a few points)."""
+    rng = np.random.default_rng(seed)
+    return pl.DataFrame({
         "customer_id": [f"C{i:04d}" for i in range(n)],
         "recency_days": rng.gamma(2.0, 40.0, n), "frequency": rng.poisson(3.0, n) + 1.0,
         "monetary": rng.gamma(2.0, 300.0, n), "tenure_days": rng.uniform(30, 900, n),
     })
+
+
+def test_a_sampled_fit_scores_its_final_labels_on_the_sample():
+    # Above sample_size the final Lloyd run on everyone relabels a few sample points; the reported silhouettes are
+    # scikit-learn's of the final labels restricted to the sample.
+    frame = _skewed_customers(seed=11, n=400)
+    n = frame.height
     model = KMeansSegmenter(sample_size=150).fit(frame)
     assert model.sampled_
     used = list(model.features_used_)
@@ -109,13 +114,7 @@ def test_a_sampled_fit_scores_its_final_labels_on_the_sample():
 def test_a_fixed_k_after_an_automatic_fit_of_the_same_sample_reuses_its_distance_sums(monkeypatch):
     import crm_core.models.segments as segments
 
-    rng = np.random.default_rng(5)
-    n = 400
-    frame = pl.DataFrame({
-        "customer_id": [f"C{i:04d}" for i in range(n)],
-        "recency_days": rng.gamma(2.0, 40.0, n), "frequency": rng.poisson(3.0, n) + 1.0,
-        "monetary": rng.gamma(2.0, 300.0, n), "tenure_days": rng.uniform(30, 900, n),
-    })
+    frame = _skewed_customers(seed=5, n=400)
     segments._kept_sums.clear()
     alone = KMeansSegmenter(k=4, sample_size=150).fit(frame)  # nothing kept: a full pass
     KMeansSegmenter(sample_size=150).fit(frame)  # automatic: keeps every candidate's sums
