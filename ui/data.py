@@ -393,9 +393,9 @@ def prepare_in_background(store: Store, dataset_id: int) -> threading.Thread:
     After new cost rates, the priced views (segments, scorecard evidence, portfolio, cost) are computed again
     while the user reads the Cost page, instead of when each page is next opened (tens of seconds at 10M
     transactions); after an import, the slow views (``views.SLOW_REQUESTS``: the executive review, a minute at
-    10M) follow the default ones computed during the import. A page asking for a view the thread is computing waits for it and reads it
-    (``crm_core.results.cached``). A newer call for the same dataset stops the older thread before its next
-    view."""
+    10M) follow the default ones computed during the import. A page asking for a view the thread is computing
+    waits for it and reads it (``crm_core.results.cached``). A newer call for the same dataset stops the older
+    thread before its next view."""
     key = (store.path, dataset_id)
     stop = threading.Event()
 

@@ -215,8 +215,8 @@ def set_rates(store: Store, dataset_id: int, rates: pl.DataFrame) -> None:
 
 def reprice_facts(cur, dataset_id: int) -> None:
     """Price the dataset's stored facts at its current rates (cost to serve, net profit) and drop its kept
-    results that a rate enters, inside the caller's transaction: the facts keep what each customer used, so new rates need no
-    rescan of the transactions (~0.3 s instead of a ~4 s rebuild at 10M)."""
+    results that a rate enters, inside the caller's transaction: the facts keep what each customer used, so
+    new rates need no rescan of the transactions (~0.3 s instead of a ~4 s rebuild at 10M)."""
     from crm_core import results
 
     # results priced at the old rates must never be read again; those no rate enters stay

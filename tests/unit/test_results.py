@@ -4,7 +4,8 @@ What is checked: a kept result reads back equal to what was computed (frames wit
 dict keys that are not text, crm_core dataclasses); nothing but crm_core dataclasses can be built from a
 database file; only the dataset's default scope is kept; an import forgets the results in the same
 transaction, new cost rates the ones a rate enters (the others are checked to be unchanged by new rates);
-a result asked for by two threads at once is computed once; ``warm`` keeps every default view so the next call is a read.
+a result asked for by two threads at once is computed once; ``warm`` keeps every default view so the next
+call is a read.
 """
 
 from __future__ import annotations
