@@ -180,7 +180,8 @@ def validate_rates(rates: pl.DataFrame) -> pl.DataFrame:
 
 
 def set_rates(store: Store, dataset_id: int, rates: pl.DataFrame) -> None:
-    """Save a dataset's cost rates and rebuild its stored ``customer_facts``, in one transaction.
+    """Save a dataset's cost rates and reprice its stored ``customer_facts`` (:func:`reprice_facts`), in one
+    transaction.
 
     ``rates`` replaces the dataset's saved rates; pools and units it leaves out take the default. On any
     error nothing changes.
