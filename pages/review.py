@@ -55,8 +55,8 @@ def kpi_section(rv) -> None:
     if p.comparable:
         st.caption(
             f"Changes against {p.previous_label} ({p.previous.start:%Y-%m-%d} to {p.previous.end:%Y-%m-%d}), same "
-            f"filters; churn and retention of both periods under the same churn window ({rv.churn_days} days). "
-            "Sparklines: the last periods of the same kind."
+            f"filters; active customers, churn and retention of both periods under the same churn window "
+            f"({rv.churn_days} days). Sparklines: the last periods of the same kind."
         )
     elif p.previous is not None:
         st.caption(f"The previous period ({p.previous_label}) starts before the data's first purchase, so it is not "
