@@ -38,7 +38,7 @@ import polars as pl
 import yaml
 
 from crm_core import sql
-from crm_core.metrics.scope import ATTRIBUTE_FILTER, Scope, activity_sql, purchases_sql
+from crm_core.metrics.scope import ATTRIBUTE_FILTER, Scope, activity_sql, purchase_totals_sql, purchases_sql
 
 if TYPE_CHECKING:  # pragma: no cover
     from crm_core.store import Store
@@ -234,7 +234,7 @@ def cost_to_serve_sql(filtered: bool = True) -> str:
     filters leaves the filter conditions out (same result, less work)."""
     return render(
         "cost_to_serve_scope",
-        purchase_days="0",  # the purchase pass's distinct days: not a cost measure
+        purchase_totals=purchase_totals_sql(None, days=False),  # distinct purchase days: not a cost measure
         purchases=purchases_sql(windowed=True, statuses=None, filtered=filtered),
         interactions=activity_sql("interactions", "occurred_at", windowed=True, filtered=filtered),
     )

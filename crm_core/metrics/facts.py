@@ -27,7 +27,7 @@ from crm_core.metrics.scope import (
     activity_sql,
     customer_filter,
     day_bits,
-    purchase_days_sql,
+    purchase_totals_sql,
     purchases_sql,
 )
 
@@ -82,11 +82,12 @@ def customer_facts_sql(filtered: bool = True, usage: bool = False, bits: dict | 
     """The windowed facts query (parameters: the scope's and ``$as_of``); ``filtered=False`` for a scope
     without filters leaves the filter conditions out of the SQL (same result, less work); ``usage`` adds the
     :data:`USAGE_COLUMNS` (the stored facts keep them). ``bits`` (:func:`~crm_core.metrics.scope.day_bits`,
-    then bound with the query) counts distinct purchase days with a bitmap of the window's days; without it
-    they are counted with COUNT(DISTINCT), the same numbers (``scope.purchase_days_sql``)."""
+    then bound with the query) lets a window of up to four years count distinct purchase days with one bitmap
+    per customer; without it, or for a longer window, they are counted per 1024-day block, the same numbers
+    (``scope.purchase_totals_sql``)."""
     return render(
         "customer_facts_window",
-        purchase_days=purchase_days_sql(bits),
+        purchase_totals=purchase_totals_sql(bits),
         usage="".join(f",\n    COALESCE(e.{c}, 0)::DOUBLE AS {c}" for c in USAGE_COLUMNS) if usage else "",
         purchases=purchases_sql(windowed=False, statuses=None, filtered=filtered),
         interactions=activity_sql("interactions", "occurred_at", windowed=False, filtered=filtered),

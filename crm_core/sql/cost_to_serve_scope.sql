@@ -12,7 +12,7 @@ scope_purchases AS NOT MATERIALIZED (
 pass_purchases AS (
     SELECT customer_id, occurred_at, status, amount, cost, discount, TRUE AS in_window FROM scope_purchases
 ),
--- @include purchase_totals
+{{purchase_totals}}
 ,
 cost_orders AS (
     SELECT customer_id, orders, returns, revenue, cogs, orders_with_cost, discounts FROM purchase_totals

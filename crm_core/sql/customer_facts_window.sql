@@ -4,7 +4,7 @@
 -- alias c; they are cut at the window end here, and in_window marks the rows from the window start on.
 -- Each activity table is aggregated in ONE pass (history and window measures together); the customers
 -- are then the union of those per-customer results and the customers table, found by full joins on
--- customer_id (no separate UNION of ids). Purchase measures: purchase_totals.sql; costing:
+-- customer_id (no separate UNION of ids). Purchase measures: purchase_totals(_blocks).sql; costing:
 -- cost_to_serve.sql (the same CTEs as the stored customer_facts).
 WITH
 pass_purchases AS NOT MATERIALIZED (
@@ -16,7 +16,7 @@ pass_purchases AS NOT MATERIALIZED (
     FROM ({{purchases}}) AS hp
     WHERE $end_ts::TIMESTAMP IS NULL OR hp.occurred_at < $end_ts::TIMESTAMP
 ),
--- @include purchase_totals
+{{purchase_totals}}
 ,
 cost_orders AS (
     SELECT customer_id, orders, returns, revenue, cogs, orders_with_cost, discounts FROM purchase_totals
