@@ -24,6 +24,7 @@ import polars as pl
 
 from crm_core import charts, results
 from crm_core.metrics import facts
+from crm_core.metrics.ranking import top_rows
 from crm_core.metrics.scope import Scope
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def portfolio(store, scope: Scope, top: int = TOP_CUSTOMERS) -> dict:
         "quadrant_count": quadrants.height,
         "quadrant_summary": pf.quadrant_summary(quadrants),
         "cost_known": bool(b["cost_to_serve"].fill_null(0).abs().sum() > 0),
-        "top": b.sort(["revenue", "customer_id"], descending=[True, False]).head(top),
+        "top": top_rows(b, top, "revenue"),
     }
 
 
@@ -258,7 +259,7 @@ def cost_view(store, scope: Scope, top: int = TOP_CUSTOMERS) -> dict:
             "whale_peak": whale.peak_share,
         },
         "net_profit": served["net_profit"],
-        "most_costly": served.sort(["cost_to_serve", "customer_id"], descending=[True, False]).head(top),
+        "most_costly": top_rows(served, top, "cost_to_serve"),
         "pools": cost.cost_by(store, scope, "pool", served=served),
         "segments": cost.cost_by(store, scope, "segment", served=served),
         "channels": cost.cost_by(store, scope, "channel", served=served),
@@ -419,7 +420,7 @@ def warm(store, dataset_id: int, progress: Callable[[int, int, str], None] | Non
         start = time.perf_counter()
         try:
             compute(store, name, where, **params)
-        except Exception as exc:  # noqa: BLE001 - one view failing must not stop the others
+        except Exception as exc:
             log.warning("could not prepare %s %s of dataset %s: %s", name, params, dataset_id, exc, exc_info=exc)
             continue
         label = name + ("" if not params else " " + " ".join(f"{k}={v}" for k, v in params.items()))

@@ -19,8 +19,17 @@ import plotly.graph_objects as go
 import polars as pl
 
 from crm_core import charts
-from crm_core.metrics import catalog, clv, cost, differentiate, facts, portfolio, retention
+from crm_core.metrics import (
+    catalog,
+    clv,
+    cost,
+    differentiate,
+    facts,
+    portfolio,
+    retention,
+)
 from crm_core.metrics import highlights as hl
+from crm_core.metrics.ranking import top_rows
 from crm_core.metrics.scope import Scope
 from crm_core.metrics.targets import REVIEW_METRICS
 from crm_core.report import figures as rfig
@@ -241,7 +250,7 @@ def portfolio_section(store, scope: Scope, unit: str, currency: str | None) -> S
             pl.col("revenue_share").alias("% of revenue")),
             {"% of customers": SHARE, f"Revenue ({unit})": MONEY, "% of revenue": SHARE}),
         ReportTable("top_customers", f"Top {TOP_CUSTOMERS} customers by revenue",
-                    buyers.sort(["revenue", "customer_id"], descending=[True, False]).head(TOP_CUSTOMERS).select(
+                    top_rows(buyers, TOP_CUSTOMERS, "revenue").select(
                         pl.col("customer_id").alias("Customer"), pl.col("name").alias("Name"),
                         pl.col("region").alias("Region"), pl.col("segment").alias("Segment"),
                         pl.col("revenue").alias(f"Revenue ({unit})"), pl.col("purchases").alias("Purchase days"),
