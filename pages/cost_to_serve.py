@@ -70,7 +70,7 @@ def rates_editor(ds: dict, unit: str) -> None:
         "and per return. Edit the rate column and save; every figure on the page is recomputed with the new rates."
     )
     rates = data.cost_rates(ds["dataset_id"])
-    edited = st.data_editor(
+    st.data_editor(
         rates,
         key=state.COST_RATES_EDITOR,
         hide_index=True,
@@ -88,28 +88,34 @@ def rates_editor(ds: dict, unit: str) -> None:
         st.caption("Your role can read the rates; an analyst or admin can change them.")
         return
     with st.container(horizontal=True, gap="small"):
-        save = st.button("Save rates", key=state.COST_RATES_SAVE, type="primary", icon=":material/save:")
-        reset = st.button("Reset to defaults", key=state.COST_RATES_RESET, icon=":material/restart_alt:")
-    if save or reset:
+        st.button("Save rates", key=state.COST_RATES_SAVE, type="primary", icon=":material/save:",
+                  on_click=save_rates, args=(ds["dataset_id"], False))
+        st.button("Reset to defaults", key=state.COST_RATES_RESET, icon=":material/restart_alt:",
+                  on_click=save_rates, args=(ds["dataset_id"], True))
+    error = st.session_state.pop(state.COST_RATES_ERROR, None)
+    if error is not None:
+        st.error(f"{error} Nothing was saved; correct the rate and save again.", icon=":material/error:")
+
+
+def save_rates(dataset_id: int, reset: bool) -> None:
+    """Save / Reset: the buttons' callback. Streamlit runs it before the page, so the one run the click starts
+    draws every figure at the new rates (saved from inside the page, the figures above the editor needed a
+    second run). The rates are the editor's table with the user's edits, or the defaults."""
+    rates = data.cost_rates(dataset_id)
+    try:
         if reset:
             new = rates.select("pool", "unit", pl.col("default_rate").alias("rate"))
         else:
-            new = pl.DataFrame(edited) if not isinstance(edited, pl.DataFrame) else edited
-            new = new.select("pool", "unit", "rate")
-        error = None
-        with st.status("Saving the cost rates and recomputing every customer's cost to serve…") as status:
-            try:
-                data.save_cost_rates(ds["dataset_id"], new)
-            except (CostRatesError, StoreError) as exc:
-                log.info("cost rates not saved for dataset %s: %s", ds["dataset_id"], exc)
-                status.update(label="Cost rates not saved", state="error")
-                error = exc
-        if error is not None:
-            st.error(f"{error} Nothing was saved; correct the rate and save again.", icon=":material/error:")
-            return
-        state.flash("success", "Cost rates reset to the defaults." if reset else "Cost rates saved.")
-        st.session_state.pop(state.COST_RATES_EDITOR, None)
-        st.rerun()
+            new = widgets.edited(rates, state.COST_RATES_EDITOR).select("pool", "unit", "rate")
+        data.save_cost_rates(dataset_id, new)
+    except (CostRatesError, StoreError, ValueError) as exc:
+        log.info("cost rates not saved for dataset %s: %s", dataset_id, exc)
+        st.session_state[state.COST_RATES_ERROR] = str(exc)
+        return
+    # a toast, not a flash: the editor, drawn again with the saved rates, clears its edits and that starts one
+    # more run, which a message shown once would not outlive (seen in the browser)
+    st.toast("Cost rates reset to the defaults." if reset else "Cost rates saved.", icon=":material/check_circle:")
+    st.session_state.pop(state.COST_RATES_EDITOR, None)  # the editor shows the saved rates, no edits
 
 
 def pools_section(v: dict, unit: str, name: str, currency: str | None) -> None:

@@ -53,6 +53,7 @@ RETENTION_HOLDOUT = "retention_holdout_months"  # selectbox: holdout length in m
 COST_RATES_EDITOR = "cost_rates_editor"  # data_editor: the dataset's cost rates (rate column editable)
 COST_RATES_SAVE = "cost_rates_save"  # button: save the edited cost rates (rebuilds the stored facts)
 COST_RATES_RESET = "cost_rates_reset"  # button: put every cost rate back to its default
+COST_RATES_ERROR = "cost_rates_error"  # why the last save was refused (set by the buttons' callback, shown once)
 
 
 def table_kind_key(file_key: str) -> str:

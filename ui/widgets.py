@@ -162,6 +162,31 @@ def download_frame(frame: pl.DataFrame, label: str, file_name: str, *, key: str)
     )
 
 
+def apply_edits(frame: pl.DataFrame, edited_rows: dict) -> pl.DataFrame:
+    """``frame`` with the cell edits of an ``st.data_editor`` applied: ``edited_rows`` maps a row position to
+    ``{column: new value}`` (a cleared cell is None), as the editor keeps them in its session state. Each
+    edited column keeps its type; a value that does not fit it raises ``ValueError``."""
+    if not edited_rows:
+        return frame
+    columns = {}
+    for name in {c for changes in edited_rows.values() for c in changes}:
+        values = frame.get_column(name).to_list()
+        for row, changes in edited_rows.items():
+            if name in changes:
+                values[int(row)] = changes[name]
+        columns[name] = pl.Series(name, values, dtype=frame.schema[name], strict=False)
+        if columns[name].null_count() > sum(v is None for v in values):
+            raise ValueError(f"an edited value of column {name!r} is not a {frame.schema[name]}")
+    return frame.with_columns(*columns.values())
+
+
+def edited(frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    """The table the user sees in the ``st.data_editor`` of ``key`` showing ``frame``: its edits applied
+    (for a button's callback, which runs before the editor is drawn again)."""
+    editor = st.session_state.get(key) or {}
+    return apply_edits(frame, editor.get("edited_rows") or {})
+
+
 def show_flashes() -> None:
     """Messages left by the previous run (an import, a delete) for this one."""
     for kind, message in state.pop_flashes():

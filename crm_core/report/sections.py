@@ -19,15 +19,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from crm_core import charts
-from crm_core.metrics import (
-    catalog,
-    clv,
-    cost,
-    differentiate,
-    facts,
-    portfolio,
-    retention,
-)
+from crm_core.metrics import catalog, clv, cost, differentiate, facts, portfolio, retention
 from crm_core.metrics import highlights as hl
 from crm_core.metrics.ranking import top_rows
 from crm_core.metrics.scope import Scope

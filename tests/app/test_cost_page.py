@@ -1,7 +1,8 @@
 """The Cost to serve page, driven by Streamlit's AppTest on the sample company and on a tiny store.
 
-AppTest cannot edit ``st.data_editor`` cells, so the edit tests wrap ``st.data_editor`` to return the table a
-user's edit would give, then click the page's own Save button (the same save path as in the browser).
+AppTest cannot edit ``st.data_editor`` cells, so the edit tests give the Save button's callback the cell edits a
+user's edit would leave in the editor's state, then click the page's own Save button (the same save path as in
+the browser).
 Each test has its own database file and empty caches (conftest.py).
 """
 
@@ -11,9 +12,7 @@ from datetime import date
 
 import polars as pl
 import pytest
-import streamlit as st
-
-from ui import data, state
+from ui import data, state, widgets
 
 from .test_data_page import assert_clean, texts
 from .test_portfolio_page import load_tiny, select_dataset
@@ -41,21 +40,21 @@ def kpis(at) -> dict[str, tuple[str, str]]:
 
 @pytest.fixture
 def edit_rates(monkeypatch):
-    """Make the rate editor return its table with ``{(pool, unit): rate}`` applied, as a user's edit would."""
+    """Make the rate editor's state hold ``{(pool, unit): rate}`` as the cell edits a user's typing leaves
+    there (``{"edited_rows": {row: {"rate": value}}}``); the Save button's callback applies them with
+    ``widgets.apply_edits`` as in the browser (tests/e2e/test_cost_journey.py edits a real cell)."""
     edits: dict = {}
-    original = st.data_editor
+    original = widgets.edited
 
-    def editor(frame, *args, **kwargs):
-        shown = original(frame, *args, **kwargs)
-        if kwargs.get("key") != state.COST_RATES_EDITOR or not edits:
-            return shown
-        return shown.with_columns(
-            pl.struct("pool", "unit").map_elements(
-                lambda r: edits.get((r["pool"], r["unit"])), return_dtype=pl.Float64
-            ).fill_null(pl.col("rate")).alias("rate")
-        )
+    def edited(frame, key):
+        if key != state.COST_RATES_EDITOR or not edits:
+            return original(frame, key)
+        rows = {i: {"rate": edits[(pool, unit)]}
+                for i, (pool, unit) in enumerate(frame.select("pool", "unit").iter_rows()) if (pool, unit) in edits}
+        assert len(rows) == len(edits), f"no such rate in the editor: {edits}"
+        return widgets.apply_edits(frame, rows)
 
-    monkeypatch.setattr(st, "data_editor", editor)
+    monkeypatch.setattr(widgets, "edited", edited)
     return edits
 
 
@@ -95,7 +94,7 @@ def test_saving_an_edited_rate_changes_the_cost_to_serve(app, store, edit_rates)
     edit_rates[("order", "per_order")] = 500.0
     at.button(key=state.COST_RATES_SAVE).click().run()
     assert_clean(at)
-    assert any("Cost rates saved" in s.value for s in at.success)
+    assert [t.value for t in at.toast] == ["Cost rates saved."]
     after = kpis(at)["Cost per customer"][0]
     assert after.endswith(" USD")
     assert float(after.removesuffix(" USD").replace(",", "")) > float(before.removesuffix(" USD").replace(",", ""))
@@ -104,6 +103,7 @@ def test_saving_an_edited_rate_changes_the_cost_to_serve(app, store, edit_rates)
     edit_rates.clear()
     at.button(key=state.COST_RATES_RESET).click().run()
     assert_clean(at)
+    assert [t.value for t in at.toast] == ["Cost rates reset to the defaults."]
     assert kpis(at)["Cost per customer"][0] == before
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import polars as pl
+import pytest
 from streamlit.testing.v1 import AppTest
+
+from ui import widgets
 
 
 def _long_table():
@@ -21,3 +25,20 @@ def test_a_long_table_shows_its_first_rows_and_says_the_downloads_hold_all():
     assert len(at.dataframe[0].value) == 1000  # MAX_TABLE_ROWS of 1,500
     assert any("first 1,000 of 1,500 rows" in c.value for c in at.caption)
     assert [b.label for b in at.get("download_button")] == ["Customer list as CSV", "Customer list as Excel"]
+
+
+# ---------------------------------------------------------------------------- st.data_editor edits
+def test_apply_edits_takes_the_editors_own_state_format():
+    # Streamlit keeps {"edited_rows": {row position: {column: value}}}; a cleared cell is None
+    rates = pl.DataFrame({"pool": ["call", "order", "return"], "rate": [4.0, 2.5, 10.0]})
+    out = widgets.apply_edits(rates, {2: {"rate": 12}, 0: {"rate": None}})
+    assert out.schema == rates.schema
+    assert out["rate"].to_list() == [None, 2.5, 12.0]
+    assert out["pool"].to_list() == ["call", "order", "return"]
+    assert widgets.apply_edits(rates, {}).equals(rates)
+
+
+def test_apply_edits_refuses_a_value_of_the_wrong_type():
+    rates = pl.DataFrame({"pool": ["call"], "rate": [4.0]})
+    with pytest.raises(ValueError, match="'rate'"):
+        widgets.apply_edits(rates, {0: {"rate": "four"}})
