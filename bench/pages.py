@@ -228,6 +228,9 @@ def change(page, name: str, label: str, find, timeout_ms: float, shots: Path | N
         page.wait_for_selector(READY, timeout=timeout_ms)
         target = find(page)
         target.wait_for(state="visible", timeout=FIND_MS)
+        # Playwright's checks before a click (visible, stable: an expander that has just opened is still
+        # moving, enabled) happen before the timer starts: a user waits for them too before clicking
+        target.click(trial=True, timeout=FIND_MS)
         seconds = timed(page, lambda: target.click(timeout=FIND_MS), timeout_ms)
     except Exception as exc:  # noqa: BLE001 - recorded as null
         print(f"{name}: {label!r} not measured: {type(exc).__name__}: {str(exc).splitlines()[0]}",

@@ -154,3 +154,24 @@ def test_after_a_save_the_priced_views_are_prepared_again_in_the_background(app,
     at.switch_page("pages/differentiate.py").run()
     assert_clean(at)
     assert "Differentiate" in " ".join(texts(at.subheader)), texts(at.subheader)
+
+
+def test_a_rate_save_keeps_the_datasets_and_filter_options_but_reprices_the_views(app, store, edit_rates,
+                                                                                  monkeypatch):
+    from crm_core import views
+    from crm_core.metrics import scope
+
+    at = cost_page(app)
+    before = kpis(at)["Cost per customer"][0]
+    # no rate enters the datasets' row counts or the sidebar's options: reading them again would be wasted
+    monkeypatch.setattr(scope, "filter_options", lambda *a, **k: pytest.fail("filter options read again"))
+    monkeypatch.setattr(type(store), "datasets", lambda *a, **k: pytest.fail("datasets read again"))
+    computed = []
+    original = views.compute
+    monkeypatch.setattr(views, "compute",
+                        lambda st_, name, *a, **k: computed.append(name) or original(st_, name, *a, **k))
+    edit_rates[("order", "per_order")] = 400.0
+    at.button(key=state.COST_RATES_SAVE).click().run()
+    assert_clean(at)
+    assert "cost_view" in computed  # the page's figures are computed again, at the new rates
+    assert kpis(at)["Cost per customer"][0] != before
