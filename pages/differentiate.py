@@ -269,16 +269,34 @@ def main() -> None:
         return
 
     st.session_state.setdefault(state.DIFFERENTIATE_K, "auto")
-    k = st.session_state[state.DIFFERENTIATE_K]
     with st.spinner("Fitting k-means segments…"):
-        seg = data.segmentation(scope, k)
+        seg = data.segmentation(scope, st.session_state[state.DIFFERENTIATE_K])
     identify_section(scope, seg["customers"])
     st.divider()
     if not seg["customers"]:
         st.info(f"{EMPTY_WINDOW} ({scope.describe()}). Widen the analysis window or clear filters in the sidebar.",
                 icon=":material/event_busy:")
         return
+    segments(scope, ds, unit, name, currency)
+
+
+@st.fragment
+def segments(scope, ds: dict, unit: str, name: str, currency: str | None) -> None:
+    """Differentiate, Interact and Customize: the part of the page that changes with the number of segments and
+    the customer list picked. A fragment, so those two widgets rerun this part only, not the sidebar, the page
+    head and Identify (which do not depend on them). Its own reruns do not pass through app.py's error handling,
+    so it shows an unexpected error itself, the same way."""
+    try:
+        segment_sections(scope, ds, unit, name, currency)
+    except Exception as exc:  # noqa: BLE001 - Streamlit's rerun/stop are BaseExceptions and pass through
+        widgets.show_error(exc, "Differentiate page")
+
+
+def segment_sections(scope, ds: dict, unit: str, name: str, currency: str | None) -> None:
     st.subheader("Differentiate")
+    k = st.session_state[state.DIFFERENTIATE_K]
+    with st.spinner("Fitting k-means segments…"):
+        seg = data.segmentation(scope, k)  # the same (cached) report as the page's for this k
     st.selectbox(
         "Number of segments", K_OPTIONS, key=state.DIFFERENTIATE_K,
         format_func=lambda v: "Automatic (best silhouette, 2–8)" if v == "auto" else f"{v} segments",
