@@ -44,10 +44,14 @@ def buyers(store, scope: Scope) -> pl.DataFrame:
 
 # ---------------------------------------------------------------------------------------------- portfolio
 def portfolio_kpis(store, scope: Scope) -> dict:
-    """``portfolio.portfolio_summary`` of the scope's buyers (the headline KPIs)."""
+    """``portfolio.portfolio_summary`` of the scope's buyers (the headline KPIs; the Portfolio page's previous
+    period). It needs revenue and margin only: when the facts would be computed from the transactions (~2.3 s at
+    10M), one group-by gives those two columns (``facts.buyer_values``, ~0.3 s); the stored facts are read."""
     from crm_core.metrics import portfolio as pf
 
-    return pf.portfolio_summary(buyers(store, scope))
+    if facts.reads_stored(store, scope):
+        return pf.portfolio_summary(buyers(store, scope))
+    return pf.portfolio_summary(facts.buyer_values(store, scope))
 
 
 def portfolio(store, scope: Scope, top: int = TOP_CUSTOMERS) -> dict:

@@ -96,6 +96,15 @@ def customer_facts_sql(filtered: bool = True, usage: bool = False, bits: dict | 
     )
 
 
+def buyer_values(store: Store, scope: Scope) -> pl.DataFrame:
+    """customer_id, revenue and margin of the scope's buyers (a completed purchase in the window), equal to
+    those columns of :func:`customer_facts` for its customers with ``purchases > 0`` (rows in no set order):
+    one group-by over the window's purchases (``crm_core/sql/buyer_values.sql``), for figures that need no
+    more than that."""
+    text = render("buyer_values", purchases=purchases_sql(windowed=True, filtered=scope.filtered))
+    return store.query(text, bind(scope, text))
+
+
 def default_scope(con, dataset_id: int) -> Scope:
     """The dataset's default scope: its purchase span, no filters (open when it has no purchases).
 

@@ -9,7 +9,8 @@ import polars as pl
 from polars.testing import assert_frame_equal
 import pytest
 
-from crm_core.metrics import cost
+from crm_core import views
+from crm_core.metrics import cost, portfolio
 from crm_core.metrics import facts as facts_module
 from crm_core.metrics.facts import customer_facts
 from crm_core.metrics.scope import Scope
@@ -294,3 +295,32 @@ def test_sample_cost_from_the_stored_facts_equals_the_scan(sample_store):
         assert from_facts.height > 0 and from_facts["cost_to_serve"].sum() > 0
         assert_frame_equal(from_facts, sample_store.query(text, cost.bind(scope, text)), check_exact=False,
                            rel_tol=1e-12)
+
+
+def test_buyer_values_by_hand(ds, store):
+    # 2024-02-01 .. 2024-03-05: a (02-15 order: 50, cost 30; the 03-01 refund is not revenue) and c (10, cost
+    # 4) bought; b did not. 03-06 .. 03-12: b's 03-10 order of 80 has no cost (margin unknown), the 03-12 one
+    # was cancelled
+    window = facts_module.buyer_values(store, Scope(ds, start=date(2024, 2, 1), end=date(2024, 3, 5)))
+    assert window.sort("customer_id").rows() == [("a", 50.0, 20.0), ("c", 10.0, 6.0)]
+    assert facts_module.buyer_values(store, Scope(ds, start=date(2024, 3, 6), end=date(2024, 3, 12))).rows() == [
+        ("b", 80.0, None)]
+
+
+def test_buyer_values_are_the_buyers_columns_of_the_facts(sample_store):
+    # the Portfolio KPIs of a previous period take buyer_values instead of the whole facts: the same customers,
+    # revenue and margin for windows, customer filters and a channel filter (and nobody in an empty window)
+    ds = int(sample_store.datasets()["dataset_id"][0])
+    default = facts_module.default_scope(sample_store, ds)
+    people = sample_store.table("customers", ds).drop_nulls(["region"]).sort("customer_id")
+    channel = sample_store.table("transactions", ds).drop_nulls("channel").sort("transaction_id")["channel"][0]
+    half = default.with_window(default.start + timedelta(days=200), default.end - timedelta(days=90))
+    for scope in (default, half, Scope(ds, half.start, half.end, regions=(people["region"][0],)),
+                  Scope(ds, half.start, half.end, channels=(channel,)),
+                  default.with_window(default.start - timedelta(days=60), default.start - timedelta(days=1))):
+        expected = (customer_facts(sample_store, scope).filter(pl.col("purchases") > 0)
+                    .select("customer_id", "revenue", "margin").sort("customer_id"))
+        got = facts_module.buyer_values(sample_store, scope).sort("customer_id")
+        assert_frame_equal(got, expected, check_exact=False, rel_tol=1e-12)
+        assert views.portfolio_kpis(sample_store, scope) == pytest.approx(
+            portfolio.portfolio_summary(views.buyers(sample_store, scope)), nan_ok=True)
