@@ -346,11 +346,41 @@ _recent: OrderedDict[tuple, object] = OrderedDict()
 _recent_lock = threading.Lock()
 
 
+# Views that do not depend on where the analysis window starts: the CLV models calibrate on the whole filtered
+# history up to their calibration end, a parameter (crm_core.metrics.clv.fit_clv), and value to date runs up to
+# the window end (clv.historical_clv). The holdout check does not depend on the window at all: the page takes
+# its calibration end from the dataset's span. They are computed on a canonical scope, the dataset's first
+# purchase day as start (and, for the holdout, its last as end), so a window that only moves its start, the
+# common "since ..." change, reads the results kept for the default scope instead of fitting the same models
+# again (4-5 s each at 10M transactions).
+START_FREE = frozenset({"clv_fit", "historical_value"})
+WINDOW_FREE = frozenset({"holdout"})
+
+
+def canonical_scope(store, name: str, scope: Scope) -> Scope:
+    """The scope view ``name`` is computed and kept on: ``scope`` itself, or for the views of :data:`START_FREE`
+    and :data:`WINDOW_FREE` the equivalent one described there (same filters). An open end is the last
+    purchase day (no purchase follows it); an end outside the data keeps the scope as it is."""
+    if name not in START_FREE and name not in WINDOW_FREE:
+        return scope
+    default = facts.default_scope(store, scope.dataset_id)
+    if default.start is None:
+        return scope
+    if name in WINDOW_FREE:
+        return scope.with_window(default.start, default.end)
+    end = default.end if scope.end is None else scope.end
+    if not default.start <= end <= default.end:
+        return scope
+    return scope.with_window(default.start, end)
+
+
 def compute(store, name: str, scope: Scope, **params):
     """View ``name`` of ``scope`` with ``params``: kept in the store for an unfiltered scope (any window);
     for a filtered one, the last :data:`RECENT_FILTERED` are kept in this process's memory, keyed by the
-    data version, so views built on others (a segmentation on its features) do not redo them."""
+    data version, so views built on others (a segmentation on its features) do not redo them. Computed on
+    :func:`canonical_scope`."""
     view = VIEWS[name]
+    scope = canonical_scope(store, name, scope)
     with_rates = priced(name, params)
     if not scope.filtered:
         return results.cached(store, scope, name, params, lambda: view(store, scope, **params), priced=with_rates)

@@ -365,3 +365,36 @@ def test_retention_clv_and_headline_evidence_share_the_pages_views(small, monkey
     views.compute(store, "evidence", default, group="clv")
     views.compute(store, "evidence", default, group="retention")
     views.compute(store, "evidence", default, group="headline")
+
+
+def test_a_window_moving_only_its_start_reads_the_default_scopes_clv_views(small, monkeypatch):
+    # The CLV models calibrate on the whole filtered history up to their calibration end, value to date runs
+    # up to the window end, and the holdout check ignores the window: a later start changes none of them, so
+    # they are read from the default scope's kept results (canonical_scope), equal to computing them in place.
+    from crm_core.metrics import clv
+    from crm_core.metrics import retention_view as rv
+
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    later = default.with_window(default.start.replace(year=default.start.year + 1), default.end)
+    earlier_end = default.with_window(default.start, default.end.replace(day=1))
+    cal = rv.holdout_calibration_end(default.start, default.end, 3)
+    direct = {"fit": views.clv_fit(store, later, default.end), "value": views.historical_value(store, later),
+              "holdout": views.holdout(store, earlier_end, cal)}
+    kept = {"fit": views.compute(store, "clv_fit", default, calibration_end=default.end),
+            "value": views.compute(store, "historical_value", default),
+            "holdout": views.compute(store, "holdout", default, calibration_end=cal)}
+    monkeypatch.setattr(clv, "fit_clv", lambda *a, **k: pytest.fail("CLV models fitted again"))
+    monkeypatch.setattr(clv, "historical_clv", lambda *a, **k: pytest.fail("value to date computed again"))
+    got = {"fit": views.compute(store, "clv_fit", later, calibration_end=default.end),
+           "value": views.compute(store, "historical_value", later),
+           "holdout": views.compute(store, "holdout", earlier_end, calibration_end=cal)}  # any window
+    for key in direct:
+        _assert_same(got[key], direct[key], key)
+        _assert_same(got[key], kept[key], key)
+    # a window ending earlier has its own value to date (purchases after its end do not count)
+    monkeypatch.undo()
+    mid = views.compute(store, "historical_value", earlier_end)
+    assert mid["historical_clv"].sum() < kept["value"]["historical_clv"].sum()
+    assert views.canonical_scope(store, "historical_value", earlier_end) == earlier_end
+    assert views.canonical_scope(store, "portfolio", later) == later  # other views: the scope itself
