@@ -37,12 +37,9 @@ def money(value: float | None, unit: str, decimals: int = 0) -> str:
 
 
 # ---------------------------------------------------------------------------- sections
-def kpis(scope, span, now: dict, unit: str) -> None:
-    previous = scope.previous()
-    incomplete = previous is not None and previous.start < span[0]
-    before = None
-    if previous is not None and not incomplete:
-        before = data.cost_view(previous).get("kpis")
+def kpis(scope, span, now: dict, unit: str, before: dict | None, pending: bool) -> None:
+    """The KPI cards, with their changes against ``before`` (the previous period's KPIs) when given."""
+    previous, incomplete = widgets.previous_period(scope, span)
 
     def delta(key: str, mode: str = "relative") -> str | None:
         return widgets.delta_text(now.get(key), before.get(key), mode=mode) if before else None
@@ -60,7 +57,7 @@ def kpis(scope, span, now: dict, unit: str) -> None:
         ("Whale peak", widgets.pct(now["whale_peak"]), catalog.metric("whale_peak").help,
          delta("whale_peak", "points"), "off"),
     ]
-    widgets.kpi_row(cards, previous, incomplete, span)
+    widgets.kpi_row(cards, previous, incomplete, span, pending=pending)
 
 
 def rates_editor(ds: dict, unit: str) -> None:
@@ -247,8 +244,11 @@ def main() -> None:
         st.info(NO_INTERACTIONS, icon=":material/info:")
     with st.spinner("Costing the customers…"):
         v = data.cost_view(scope)
+    changes = None
     if v["customers"]:
-        kpis(scope, span, v["kpis"], unit)
+        changes = widgets.previous_period_later(
+            lambda before, pending: kpis(scope, span, v["kpis"], unit, before, pending),
+            scope, span, lambda previous: data.cost_view(previous).get("kpis"))
     else:
         st.info(
             f"{EMPTY_WINDOW} ({scope.describe()}). Widen the analysis window or clear filters in the sidebar.",
@@ -269,6 +269,8 @@ def main() -> None:
     profitability_section(v, unit, name, currency)
     st.divider()
     costly_section(v, unit, name)
+    if changes is not None:
+        changes()
 
 
 main()

@@ -68,10 +68,9 @@ def figures(scope, span) -> dict:
 
 
 # ---------------------------------------------------------------------------- sections
-def kpis(scope, span, overview: dict, now: dict, unit: str) -> None:
-    previous = scope.previous()
-    incomplete = previous is not None and previous.start < span[0]
-    before = figures(previous, span) if previous is not None and not incomplete else None
+def kpis(scope, span, overview: dict, now: dict, unit: str, before: dict | None, pending: bool) -> None:
+    """The KPI cards, with their changes against ``before`` (the previous period's :func:`figures`) when given."""
+    previous, incomplete = widgets.previous_period(scope, span)
 
     def delta(key: str, mode: str = "relative") -> str | None:
         return widgets.delta_text(now.get(key), before.get(key), mode=mode) if before else None
@@ -90,7 +89,7 @@ def kpis(scope, span, overview: dict, now: dict, unit: str) -> None:
         (f"Average CLV ({unit})", "–" if now["avg_clv"] is None else f"{now['avg_clv']:,.0f}", catalog.metric("avg_clv").help, delta("avg_clv"),
          "normal"),
     ]
-    widgets.kpi_row(cards, previous, incomplete, span)
+    widgets.kpi_row(cards, previous, incomplete, span, pending=pending)
     if now["churn_rate"] is None:
         st.caption("Churn rate –: nobody bought in the churn window before the analysis window starts, so there is "
                    "no one to lapse. Start the window later to measure churn (the monthly trend below shows it).")
@@ -289,7 +288,9 @@ def main() -> None:
     with st.spinner("Fitting the retention and CLV models…"):
         overview = data.retention_overview(scope)
         now = figures(scope, span)
-    kpis(scope, span, overview, now, unit)
+    changes = widgets.previous_period_later(lambda before, pending: kpis(scope, span, overview, now, unit, before,
+                                                                         pending),
+                                            scope, span, lambda previous: figures(previous, span))
     cohort_section(scope, unit, name, currency)
     st.divider()
     left, right = st.columns(2, gap="large")
@@ -301,6 +302,7 @@ def main() -> None:
     clv_sections(scope, span, unit, name, currency)
     st.divider()
     holdout_section(scope, span, name)
+    changes()
 
 
 main()

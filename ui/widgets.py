@@ -253,11 +253,11 @@ def money_columns(unit: str, *names: str) -> dict:
     return {n: st.column_config.NumberColumn(n, format="%,.0f", help=f"In {unit}") for n in names}
 
 
-def kpi_row(cards: list[tuple], previous, incomplete: bool, span) -> None:
+def kpi_row(cards: list[tuple], previous, incomplete: bool, span, *, pending: bool = False) -> None:
     """KPI cards side by side, then one caption saying what the changes compare with: nothing (open
     window), nothing because the previous period of equal length starts before the data (``span[0]``,
     the first purchase date), or that whole previous period. ``cards``: (label, value, help, change,
-    delta colour) each."""
+    delta colour) each. ``pending``: the changes are still being computed (:func:`previous_period_later`)."""
     for col, (label, value, help_text, change, color) in zip(st.columns(len(cards)), cards):
         with col:
             kpi_card(label, value, help_text, delta=change, delta_color=color, previous_incomplete=incomplete)
@@ -269,5 +269,37 @@ def kpi_row(cards: list[tuple], previous, incomplete: bool, span) -> None:
             f"before the data's first purchase ({span[0]:%Y-%m-%d}), so it is not compared. Shorten the window "
             "to compare with a whole previous period."
         )
+    elif pending:
+        st.caption(f"Computing the changes against {previous.start:%Y-%m-%d} to {previous.end:%Y-%m-%d} (same "
+                   "length, same filters): they appear here once the rest of the page is drawn.")
     else:
         st.caption(f"Changes against {previous.start:%Y-%m-%d} to {previous.end:%Y-%m-%d} (same length, same filters).")
+
+
+def previous_period(scope, span) -> tuple[object | None, bool]:
+    """(the previous period of equal length or None for an open window, whether it starts before the data's
+    first purchase ``span[0]`` and so is not compared)."""
+    previous = scope.previous()
+    return previous, previous is not None and previous.start < span[0]
+
+
+def previous_period_later(draw, scope, span, figures):
+    """KPI cards whose changes take long to compute: ``draw(before, pending)`` draws them now without changes
+    (``before`` None, ``pending`` True when a whole previous period will be compared), in a placeholder; the
+    returned function, called at the end of the page, computes ``figures(previous)`` and draws them again with
+    their changes. A new window at a million customers costs its previous period as much again (retention
+    models, costing), and the rest of the page need not wait for it."""
+    previous, incomplete = previous_period(scope, span)
+    compare = previous is not None and not incomplete
+    slot = st.empty()
+    with slot.container():
+        draw(None, compare)
+
+    def finish() -> None:
+        if not compare:
+            return
+        with st.spinner(f"Comparing with {previous.start:%Y-%m-%d} to {previous.end:%Y-%m-%d}…"):
+            before = figures(previous)
+        with slot.container():
+            draw(before, False)
+    return finish

@@ -85,6 +85,11 @@ def test_a_whole_previous_period_gives_deltas(app):
     shown = kpis(at)
     assert shown["Cost per customer"][1][0] in "+-"
     assert shown["Unprofitable"][1].endswith("pp")
+    # the cards are drawn first without changes and again with them at the end of the page: once, finished
+    assert len(shown) == len(KPI_LABELS) and len(at.metric) == len(KPI_LABELS)
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("Changes against 2024-07-04 to 2024-12-31") for c in captions), captions
+    assert not any("Computing the changes" in c for c in captions)
 
 
 def test_saving_an_edited_rate_changes_the_cost_to_serve(app, store, edit_rates):
