@@ -162,7 +162,7 @@ def retention_overview(store, scope: Scope) -> dict:
     """Retention headline, the churn rule, the Kaplan-Meier frame with its median and the monthly churn trend."""
     from crm_core.metrics import retention
 
-    rule = retention.default_churn_window(store, scope)
+    rule = compute(store, "churn_rule", scope)
     km, median = retention.survival_curve(store, scope, rule.days)
     churned, trend = retention.churn_and_trend(store, scope, "month", rule.days)
     summary = retention.retention_summary(store, scope, rule=rule, median_lifetime_days=median, churned=churned)
@@ -174,6 +174,14 @@ def retention_overview(store, scope: Scope) -> dict:
         "median_days": median,
         "churn_trend": trend,
     }
+
+
+def churn_rule(store, scope: Scope):
+    """``retention.default_churn_window``: the churn window from the gaps between purchase days of the whole
+    filtered history up to the window end (its own view: a window that only moves its start has the same rule)."""
+    from crm_core.metrics import retention
+
+    return retention.default_churn_window(store, scope)
 
 
 def cohort_cells(store, scope: Scope, period: str = "month", measure: str = "customers") -> pl.DataFrame:
@@ -315,6 +323,7 @@ VIEWS: dict[str, Callable] = {
     "segment_features": segment_features,
     "member_details": member_details,
     "segmentation": segmentation,
+    "churn_rule": churn_rule,
     "retention_overview": retention_overview,
     "cohorts": cohort_cells,
     "clv_fit": clv_fit,
@@ -329,7 +338,8 @@ VIEWS: dict[str, Callable] = {
 # views no cost rate enters (they show no cost to serve or net profit, nor anything derived from them): their
 # kept results outlive new rates (``crm_core.metrics.cost.reprice_facts``); tests/unit/test_results.py checks
 # each is unchanged by new rates
-RATE_FREE = frozenset({"identify", "retention_overview", "cohorts", "clv_fit", "holdout", "historical_value"})
+RATE_FREE = frozenset({"identify", "retention_overview", "churn_rule", "cohorts", "clv_fit", "holdout",
+                       "historical_value"})
 RATE_FREE_EVIDENCE = frozenset({"clv", "retention", "portfolio", "acquisition", "deals", "penetration",
                                 "satisfaction", "history", "quality"})  # the groups of the evidence view
 
@@ -347,13 +357,14 @@ _recent_lock = threading.Lock()
 
 
 # Views that do not depend on where the analysis window starts: the CLV models calibrate on the whole filtered
-# history up to their calibration end, a parameter (crm_core.metrics.clv.fit_clv), and value to date runs up to
-# the window end (clv.historical_clv). The holdout check does not depend on the window at all: the page takes
+# history up to their calibration end, a parameter (crm_core.metrics.clv.fit_clv), value to date runs up to
+# the window end (clv.historical_clv), and so do the purchase gaps the churn rule is derived from
+# (retention.default_churn_window, 2.8 s at 10M). The holdout check does not depend on the window at all: the page takes
 # its calibration end from the dataset's span. They are computed on a canonical scope, the dataset's first
 # purchase day as start (and, for the holdout, its last as end), so a window that only moves its start, the
 # common "since ..." change, reads the results kept for the default scope instead of fitting the same models
 # again (4-5 s each at 10M transactions).
-START_FREE = frozenset({"clv_fit", "historical_value"})
+START_FREE = frozenset({"clv_fit", "historical_value", "churn_rule"})
 WINDOW_FREE = frozenset({"holdout"})
 
 
@@ -409,7 +420,7 @@ def default_requests(scope: Scope) -> list[tuple[str, dict]]:
         ("identify", {}), ("segment_features", {}), ("member_details", {}),
         # every choice of the page's "Number of segments": each a k-means fit of a million customers at 10M
         *[("segmentation", {"k": k}) for k in ("auto", *SEGMENT_KS)],
-        ("retention_overview", {}), ("clv_fit", {"calibration_end": calibration_end(scope, span)}),
+        ("churn_rule", {}), ("retention_overview", {}), ("clv_fit", {"calibration_end": calibration_end(scope, span)}),
         ("historical_value", {}),
         *[("cohorts", {"period": p, "measure": m}) for p in ("month", "quarter") for m in ("customers", "revenue")],
         ("cost_view", {"top": TOP_CUSTOMERS}),

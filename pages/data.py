@@ -325,7 +325,9 @@ def import_controls(target: str | None, candidates: list[tuple[str, pipeline.Pre
 
 PREPARE_LABELS = {
     "portfolio_kpis": "portfolio figures", "portfolio": "portfolio analysis", "identify": "contact data",
-    "segment_features": "segment features", "member_details": "customer lists", "segmentation": "k-means segments", "retention_overview": "churn and survival", "clv_fit": "CLV models", "holdout": "holdout checks",
+    "segment_features": "segment features", "member_details": "customer lists", "segmentation": "k-means segments",
+    "churn_rule": "churn rule", "retention_overview": "churn and survival", "clv_fit": "CLV models",
+    "holdout": "holdout checks",
     "historical_value": "value to date", "cohorts": "cohorts", "cost_view": "cost to serve",
 }
 

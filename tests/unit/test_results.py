@@ -126,13 +126,13 @@ def test_new_cost_rates_keep_the_results_no_rate_enters(small, monkeypatch):
     views.compute(store, "cost_view", default, top=views.TOP_CUSTOMERS)
     views.compute(store, "evidence", default, group="cost")
     views.compute(store, "evidence", default, group="retention")
-    kept = results.kept(store, ds)  # retention evidence keeps the retention overview it reads
-    assert sorted(kept["name"]) == ["cohorts", "cost_view", "evidence", "evidence", "retention_overview"]
+    kept = results.kept(store, ds)  # retention evidence keeps the retention overview it reads, and that its rule
+    assert sorted(kept["name"]) == ["churn_rule", "cohorts", "cost_view", "evidence", "evidence", "retention_overview"]
     rates = cost.get_rates(store, ds).select("pool", "unit", "rate").with_columns(rate=pl.col("rate") * 3)
     cost.set_rates(store, ds, rates)
     kept = results.kept(store, ds)  # the cost view and the cost evidence are priced: dropped
-    assert kept["name"].to_list() == ["cohorts", "evidence", "retention_overview"]
-    assert '"group": "retention"' in kept["key"][1]
+    assert kept["name"].to_list() == ["churn_rule", "cohorts", "evidence", "retention_overview"]
+    assert '"group": "retention"' in kept["key"][2]
     monkeypatch.setitem(views.VIEWS, "cohorts", lambda *a, **k: pytest.fail("recomputed"))
     assert views.compute(store, "cohorts", default, period="month", measure="customers").height > 0
 
@@ -368,8 +368,9 @@ def test_retention_clv_and_headline_evidence_share_the_pages_views(small, monkey
 
 
 def test_a_window_moving_only_its_start_reads_the_default_scopes_clv_views(small, monkeypatch):
-    # The CLV models calibrate on the whole filtered history up to their calibration end, value to date runs
-    # up to the window end, and the holdout check ignores the window: a later start changes none of them, so
+    # The CLV models calibrate on the whole filtered history up to their calibration end, value to date and the
+    # churn rule's purchase gaps run up to the window end, and the holdout check ignores the window: a later
+    # start changes none of them, so
     # they are read from the default scope's kept results (canonical_scope), equal to computing them in place.
     from crm_core.metrics import clv
     from crm_core.metrics import retention_view as rv
@@ -379,16 +380,22 @@ def test_a_window_moving_only_its_start_reads_the_default_scopes_clv_views(small
     later = default.with_window(default.start.replace(year=default.start.year + 1), default.end)
     earlier_end = default.with_window(default.start, default.end.replace(day=1))
     cal = rv.holdout_calibration_end(default.start, default.end, 3)
+    from crm_core.metrics import retention
+
     direct = {"fit": views.clv_fit(store, later, default.end), "value": views.historical_value(store, later),
-              "holdout": views.holdout(store, earlier_end, cal)}
+              "holdout": views.holdout(store, earlier_end, cal), "rule": views.churn_rule(store, later)}
     kept = {"fit": views.compute(store, "clv_fit", default, calibration_end=default.end),
             "value": views.compute(store, "historical_value", default),
-            "holdout": views.compute(store, "holdout", default, calibration_end=cal)}
+            "holdout": views.compute(store, "holdout", default, calibration_end=cal),
+            "rule": views.compute(store, "churn_rule", default)}
     monkeypatch.setattr(clv, "fit_clv", lambda *a, **k: pytest.fail("CLV models fitted again"))
     monkeypatch.setattr(clv, "historical_clv", lambda *a, **k: pytest.fail("value to date computed again"))
+    monkeypatch.setattr(retention, "default_churn_window", lambda *a, **k: pytest.fail("churn rule derived again"))
     got = {"fit": views.compute(store, "clv_fit", later, calibration_end=default.end),
            "value": views.compute(store, "historical_value", later),
-           "holdout": views.compute(store, "holdout", earlier_end, calibration_end=cal)}  # any window
+           "holdout": views.compute(store, "holdout", earlier_end, calibration_end=cal),  # any window
+           "rule": views.compute(store, "churn_rule", later)}
+    assert views.compute(store, "retention_overview", later)["churn_days"] == kept["rule"].days
     for key in direct:
         _assert_same(got[key], direct[key], key)
         _assert_same(got[key], kept[key], key)
