@@ -262,20 +262,24 @@ def cluster_distance_sums(
     rows = np.arange(n)
     for j, lab in enumerate(labelings):
         onehot[rows, offsets[j] + lab] = 1.0
-    sums = np.empty_like(onehot)
+    sums = np.zeros_like(onehot)
     sq = np.einsum("ij,ij->i", X, X)
     step = max(1, int(chunk_bytes // (8 * max(n, 1))))
     with _single_threaded_blas():
+        # The distance matrix is symmetric: each row chunk i = start..stop-1 takes the columns j >= start only
+        # (half the work of the whole matrix), adds d(i, j) to its own rows' sums and, for j >= stop, to row j's
+        # sums under i's cluster; the pairs with j < start were added by the earlier chunks.
         for start in range(0, n, step):  # row chunks of the distance matrix (not a loop over customers)
             stop = min(n, start + step)
-            d2 = X[start:stop] @ X.T
+            d2 = X[start:stop] @ X[start:].T
             d2 *= -2.0
             d2 += sq[start:stop, None]
-            d2 += sq[None, :]
+            d2 += sq[None, start:]
             np.maximum(d2, 0.0, out=d2)
-            d2[np.arange(stop - start), np.arange(start, stop)] = 0.0  # exact zero self-distance
+            d2[np.arange(stop - start), np.arange(stop - start)] = 0.0  # exact zero self-distance
             np.sqrt(d2, out=d2)
-            sums[start:stop] = d2 @ onehot
+            sums[start:stop] += d2 @ onehot[start:]
+            sums[stop:] += d2[:, stop - start:].T @ onehot[start:stop]
     return [sums[:, offsets[j]: offsets[j + 1]] for j in range(len(labelings))]
 
 
