@@ -223,19 +223,25 @@ def customize_section(seg: dict, unit: str, name: str) -> None:
         st.session_state.pop(state.DIFFERENTIATE_SEGMENT, None)
     pick = st.selectbox("Customer list of", [ALL_SEGMENTS, *names], key=state.DIFFERENTIATE_SEGMENT,
                         help="The customers of one segment (or all) with contact data and main figures.")
-    members = seg["members"]
-    if pick != ALL_SEGMENTS:
-        members = members.filter(pl.col("segment") == pick)
+    segment = None if pick == ALL_SEGMENTS else pick
     clv = [pl.col("clv").alias(f"CLV 12 m ({unit})"), pl.col("clv_tier").alias("CLV tier")] if seg["has_clv"] else []
-    frame = members.select(
-        "customer_id", "name", "email", "phone", "segment",
-        pl.col("revenue").alias(f"revenue ({unit})"), "purchases", "recency_days",
-        pl.col("cost_to_serve").alias(f"cost_to_serve ({unit})"), "interactions",
-        *[c for c in clv],
-    )
-    st.caption(f"{frame.height:,} customers" + ("" if pick == ALL_SEGMENTS else f" in {pick}") + ".")
+
+    def customers(limit: int | None = None) -> pl.DataFrame:
+        # the first rows to show now; every row only when a download is clicked
+        return views.members(seg, seg["details"], segment, limit).select(
+            "customer_id", "name", "email", "phone", "segment",
+            pl.col("revenue").alias(f"revenue ({unit})"), "purchases", "recency_days",
+            pl.col("cost_to_serve").alias(f"cost_to_serve ({unit})"), "interactions",
+            *[c for c in clv],
+        )
+
+    frame = customers(widgets.MAX_TABLE_ROWS)
+    counts = dict(zip(profile["segment"].to_list(), profile["customers"].to_list(), strict=True))
+    total = sum(counts.values()) if segment is None else counts[segment]
+    st.caption(f"{total:,} customers" + ("" if pick == ALL_SEGMENTS else f" in {pick}") + ".")
     label = "all_segments" if pick == ALL_SEGMENTS else pick
-    widgets.show_table(frame, f"{name}_{label}_customers", "differentiate_members", what="customer list", column_config={
+    widgets.show_table(frame, f"{name}_{label}_customers", "differentiate_members", what="customer list",
+                       total=total, whole=customers, column_config={
         "customer_id": "Customer", "name": "Name", "email": "Email", "phone": "Phone", "segment": "Segment",
         f"revenue ({unit})": st.column_config.NumberColumn(f"Revenue ({unit})", format="%,.0f"),
         "purchases": st.column_config.NumberColumn("Purchase days", format="localized"),

@@ -307,8 +307,9 @@ def identify_summary(scope_: scope.Scope) -> dict:
 
 def segmentation(scope_: scope.Scope, k: int | str = "auto") -> dict:
     """K-means segments of the scope's buyers (``crm_core.metrics.differentiate.segment_report``) per (scope, k):
-    profile, silhouette by k, members with contact data and figures, CLV tiers (None without a CLV fit) and
-    interaction intensity per segment. ``{"customers": 0}`` when nobody bought in the window;
+    profile, silhouette by k, CLV tiers (None without a CLV fit), interaction intensity per segment, and
+    ``labels`` and ``details`` from which ``views.members`` gives the customer lists (contact data and
+    figures). ``{"customers": 0}`` when nobody bought in the window;
     ``{"customers": n, "error": why}`` when the customers cannot be segmented."""
     store = get_store()
     return _segmentation(store.path, scope_, k)
@@ -316,8 +317,10 @@ def segmentation(scope_: scope.Scope, k: int | str = "auto") -> dict:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _segmentation(db: str, scope_: scope.Scope, k: int | str) -> dict:
-    # the kept report holds labels only; its members frame is rebuilt once per (scope, k) and kept here
-    return views.with_members(view("segmentation", scope_, k=k), view("member_details", scope_))
+    # the kept report holds labels only; with the member details beside them, the page builds the customer
+    # rows it shows, and the whole list on a download (views.members)
+    report = view("segmentation", scope_, k=k)
+    return report if "labels" not in report else {**report, "details": view("member_details", scope_)}
 
 
 # ---------------------------------------------------------------------------- retention & CLV (QCI)

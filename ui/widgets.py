@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import polars as pl
 import streamlit as st
@@ -74,17 +74,19 @@ def delta_text(current: float | None, previous: float | None, *, mode: str = "re
     return f"{(current - previous) / abs(previous):+.1%}"
 
 
-def download_table(frame: pl.DataFrame, file_name: str, *, key: str, what: str = "table") -> None:
+def download_table(frame: pl.DataFrame | Callable[[], pl.DataFrame], file_name: str, *, key: str,
+                   what: str = "table") -> None:
     """CSV and Excel downloads of a table side by side (Excel via xlsxwriter, Polars ``write_excel``).
 
     Both files are written when the button is clicked (Streamlit's deferred download), not on every
-    rerun: an Excel file of a million customers takes tens of seconds to write."""
+    rerun: an Excel file of a million customers takes tens of seconds to write. ``frame`` may be a function
+    giving the table, called then too."""
     name = safe_file_name(file_name.removesuffix(".csv").removesuffix(".xlsx"))
     with st.container(horizontal=True, gap="small"):
         download_frame(frame, f"{what[:1].upper() + what[1:]} as CSV", name, key=f"{key}_csv")
         st.download_button(
             f"{what[:1].upper() + what[1:]} as Excel",
-            data=lambda: excel_bytes(frame, sheet=what),
+            data=lambda: excel_bytes(frame() if callable(frame) else frame, sheet=what),
             file_name=name + ".xlsx",
             mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             key=f"{key}_xlsx",
@@ -148,12 +150,12 @@ def safe_file_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("._-") or "data"
 
 
-def download_frame(frame: pl.DataFrame, label: str, file_name: str, *, key: str) -> None:
+def download_frame(frame: pl.DataFrame | Callable[[], pl.DataFrame], label: str, file_name: str, *, key: str) -> None:
     """A CSV download of a Polars frame (UTF-8, header row, ISO dates, text cells starting with = + - @ tab or CR
-    neutralized by a leading quote), written on click; no rerun."""
+    neutralized by a leading quote), written on click; no rerun. ``frame`` may be a function giving it."""
     st.download_button(
         label,
-        data=lambda: safe_export.csv_bytes(frame),  # formula injection neutralized (crm_core.safe_export)
+        data=lambda: safe_export.csv_bytes(frame() if callable(frame) else frame),  # formula injection neutralized (crm_core.safe_export)
         file_name=safe_file_name(file_name.removesuffix(".csv")) + ".csv",
         mime="text/csv",
         key=key,
@@ -230,17 +232,21 @@ def compact(value: float | None) -> str:
 MAX_TABLE_ROWS = 1000  # rows a table shows on the page; its downloads hold every row
 
 
-def show_table(frame: pl.DataFrame, file_name: str, key: str, *, what: str, column_config: dict | None = None) -> None:
+def show_table(frame: pl.DataFrame, file_name: str, key: str, *, what: str, column_config: dict | None = None,
+               total: int | None = None, whole: Callable[[], pl.DataFrame] | None = None) -> None:
     """A table (short ones without a scrollbar) with its CSV and Excel downloads below.
 
     A long table shows its first ``MAX_TABLE_ROWS`` rows and says so: a million customers would be
-    ~100 MB sent to the browser on every rerun; the downloads (written on click) hold all of them."""
+    ~100 MB sent to the browser on every rerun; the downloads (written on click) hold all of them. ``frame`` may
+    hold only those first rows of a longer table: ``total`` is then its row count and ``whole()`` gives all of
+    it, built only when a download is clicked."""
     shown = frame.head(MAX_TABLE_ROWS)
+    total = frame.height if total is None else total
     height = 35 * (shown.height + 1) + 3 if shown.height <= 12 else "auto"
     st.dataframe(shown, width="stretch", height=height, hide_index=True, column_config=column_config or {})
-    if frame.height > shown.height:
-        st.caption(f"Showing the first {shown.height:,} of {frame.height:,} rows; the downloads below hold all of them.")
-    download_table(frame, file_name, key=key, what=what)
+    if total > shown.height:
+        st.caption(f"Showing the first {shown.height:,} of {total:,} rows; the downloads below hold all of them.")
+    download_table(frame if whole is None else whole, file_name, key=key, what=what)
 
 
 def share_columns(*names: str) -> dict:

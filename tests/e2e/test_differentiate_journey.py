@@ -1,8 +1,10 @@
 """Journey: a manager opens CRM Lens on the sample company, goes to the Differentiate page through the sidebar
-navigation and sees the Identify KPIs, the segment charts and the per-segment actions."""
+navigation and sees the Identify KPIs, the segment charts and the per-segment actions, changes the number of
+segments, and downloads the customer list (every customer, though the page shows only its first rows)."""
 
 from __future__ import annotations
 
+import csv
 import re
 
 from playwright.sync_api import expect
@@ -33,3 +35,20 @@ def test_differentiate_page_shows_segments_and_charts(app_server, page):
     expect(page.get_by_text("Customer list as Excel")).to_be_visible()
     wait_ready(page)
     full_screenshot(page, "differentiate")
+
+    # another number of segments: the segment sections rerun alone (a fragment) and the list follows
+    main = page.locator('[data-testid="stMain"]')
+    main.get_by_role("combobox", name="Number of segments", exact=True).click()
+    page.get_by_role("option", name="3 segments", exact=True).click()
+    wait_ready(page, timeout=120_000)
+    expect(main.locator('[data-testid="stMetric"]').filter(has_text="Segments")
+           .locator('[data-testid="stMetricValue"]')).to_have_text("3")
+    caption = main.get_by_text(re.compile(r"^[\d,]+ customers\.$"))
+    expected = int(caption.inner_text().split()[0].replace(",", ""))
+    with page.expect_download() as download:
+        main.get_by_role("button", name="Customer list as CSV").click()
+    with open(download.value.path(), encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == expected  # every customer of every segment
+    assert len({row["segment"] for row in rows}) == 3
+    full_screenshot(page, "differentiate_three_segments")

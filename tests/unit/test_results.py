@@ -328,6 +328,15 @@ def test_segment_features_take_the_kept_clv_fit(small):
     direct = differentiate.segment_report(store, default, 3)["members"]
     assert rebuilt.columns == direct.columns and rebuilt.equals(direct)
     assert rebuilt["segment"].n_unique() == 3 and rebuilt["clv_tier"].null_count() < rebuilt.height
+    # the customer lists the page shows: one segment's rows, or the first rows, picked before anything is copied
+    details = views.member_details(store, default)
+    for segment in [None, *report["profile"]["segment"].to_list(), "no such segment"]:
+        wanted = rebuilt if segment is None else rebuilt.filter(pl.col("segment") == segment)
+        for limit in (None, 0, 7, 10_000):
+            got = views.members(report, details, segment, limit)
+            assert got.equals(wanted if limit is None else wanted.head(limit)), (segment, limit)
+        count = report["profile"].filter(pl.col("segment") == segment)["customers"].sum() if segment else None
+        assert segment is None or wanted.height == count  # the page counts a list from the profile
 
 
 def test_views_send_light_results(small):
