@@ -8,6 +8,7 @@ exists the journeys are skipped with the reason, except under ``CI=true``, where
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -117,6 +118,22 @@ def fresh_app_server(tmp_path):
     """A server no browser has visited yet: its first request decides Streamlit's page mode."""
     with _serve(tmp_path) as url:
         yield url
+
+
+SAMPLE_BANNER = "You are looking at sample data"
+
+
+def back_to_sample(page, timeout: float = 120_000) -> None:
+    """Show the sample company: an earlier journey of the session imported (and so selected) another dataset.
+    Waits for the sample's banner, which the run after the pick draws first: the run can start later than
+    wait_ready looks while the server is busy (the background preparations after an import or a rate save)."""
+    from playwright.sync_api import expect
+
+    if not page.get_by_text(SAMPLE_BANNER).count():
+        page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+        page.get_by_role("option", name=re.compile(r"\(sample\)")).click()
+        expect(page.get_by_text(SAMPLE_BANNER)).to_be_visible(timeout=timeout)
+    wait_ready(page, timeout=timeout)
 
 
 def wait_ready(page, timeout: float = 60_000) -> None:

@@ -4,11 +4,9 @@ table, saves it, sees the page repriced, and resets the rates."""
 
 from __future__ import annotations
 
-import re
-
 from playwright.sync_api import expect
 
-from .conftest import full_screenshot, wait_ready
+from .conftest import back_to_sample, full_screenshot, wait_ready
 
 
 def open_cost_page(app_server, page) -> None:
@@ -16,11 +14,7 @@ def open_cost_page(app_server, page) -> None:
     wait_ready(page, timeout=120_000)  # the first start loads the sample company
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Cost to serve").click()
     wait_ready(page)
-    if not page.get_by_text("You are looking at sample data").count():
-        # an earlier journey of the session imported (and selected) another dataset: back to the sample
-        page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
-        page.get_by_role("option", name=re.compile(r"\(sample\)")).click()
-        wait_ready(page)
+    back_to_sample(page)
     expect(page.get_by_role("heading", name="Cost to serve").first).to_be_visible(timeout=30_000)
 
 

@@ -9,7 +9,7 @@ import re
 
 from playwright.sync_api import expect
 
-from .conftest import full_screenshot, wait_ready
+from .conftest import back_to_sample, full_screenshot, wait_ready
 
 
 def test_differentiate_page_shows_segments_and_charts(app_server, page):
@@ -17,11 +17,7 @@ def test_differentiate_page_shows_segments_and_charts(app_server, page):
     wait_ready(page, timeout=120_000)  # the first start loads the sample company
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Differentiate").click()
     wait_ready(page, timeout=120_000)  # the first fit of the segments takes a few seconds
-    if not page.get_by_text("You are looking at sample data").count():
-        # an earlier journey of the session imported (and selected) another dataset: back to the sample
-        page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
-        page.get_by_role("option", name=re.compile(r"\(sample\)")).click()
-        wait_ready(page, timeout=120_000)
+    back_to_sample(page)
     expect(page.get_by_role("heading", name="Differentiate").first).to_be_visible(timeout=30_000)
     expect(page.get_by_text("IDIC · Identify, Differentiate, Interact, Customize")).to_be_visible()
     for label in ("Identified", "Contactable", "Segments", "Silhouette"):

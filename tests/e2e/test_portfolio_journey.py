@@ -3,11 +3,9 @@ navigation and sees the KPI cards and the Pareto curve."""
 
 from __future__ import annotations
 
-import re
-
 from playwright.sync_api import expect
 
-from .conftest import full_screenshot, wait_ready
+from .conftest import back_to_sample, full_screenshot, wait_ready
 
 
 def test_portfolio_page_shows_kpis_and_the_pareto_curve(app_server, page):
@@ -15,11 +13,7 @@ def test_portfolio_page_shows_kpis_and_the_pareto_curve(app_server, page):
     wait_ready(page, timeout=120_000)  # the first start loads the sample company
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Portfolio").click()
     wait_ready(page)
-    if not page.get_by_text("You are looking at sample data").count():
-        # an earlier journey of the session imported (and selected) another dataset: back to the sample
-        page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
-        page.get_by_role("option", name=re.compile(r"\(sample\)")).click()
-        wait_ready(page)
+    back_to_sample(page)
     expect(page.get_by_text("You are looking at sample data")).to_be_visible()
     expect(page.get_by_role("heading", name="Portfolio").first).to_be_visible(timeout=30_000)
     expect(page.get_by_text("CRM value chain · customer portfolio analysis")).to_be_visible()

@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from .conftest import full_screenshot, wait_ready
+from .conftest import back_to_sample, full_screenshot, wait_ready
 
 
 def test_retention_page_shows_kpis_and_charts(app_server, page):
@@ -15,10 +15,7 @@ def test_retention_page_shows_kpis_and_charts(app_server, page):
     wait_ready(page, timeout=120_000)  # the first start loads the sample company
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Retention & CLV").click()
     wait_ready(page, timeout=120_000)  # the page fits the CLV models
-    if not page.get_by_text("You are looking at sample data").count():
-        page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
-        page.get_by_role("option", name=re.compile(r"\(sample\)")).click()
-        wait_ready(page, timeout=120_000)
+    back_to_sample(page)
     expect(page.get_by_role("heading", name="Retention & CLV").first).to_be_visible(timeout=30_000)
     for label in ("Repeat purchase rate", "Churn rate", "Median lifetime", "Net revenue retention"):
         expect(page.locator('[data-testid="stMetricLabel"]').get_by_text(label, exact=True)).to_be_visible()

@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from .conftest import full_screenshot, wait_ready
+from .conftest import back_to_sample, full_screenshot, wait_ready
 
 
 def test_review_page_downloads_the_pdf_report(app_server, page, tmp_path):
@@ -15,11 +15,7 @@ def test_review_page_downloads_the_pdf_report(app_server, page, tmp_path):
     wait_ready(page, timeout=120_000)  # the first start loads the sample company
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Executive review").click()
     wait_ready(page)
-    if not page.get_by_text("You are looking at sample data").count():
-        # an earlier journey of the session imported (and selected) another dataset: back to the sample
-        page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
-        page.get_by_role("option", name=re.compile(r"\(sample\)")).click()
-        wait_ready(page)
+    back_to_sample(page)
     expect(page.get_by_role("heading", name="Executive review").first).to_be_visible(timeout=60_000)
     expect(page.get_by_text("Payne & Frow · performance assessment")).to_be_visible()
     for label in ("Revenue", "Active customers", "Retention rate", "Churn rate", "Net Promoter Score"):

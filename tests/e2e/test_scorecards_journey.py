@@ -7,20 +7,12 @@ import re
 
 from playwright.sync_api import expect
 
-from .conftest import full_screenshot, wait_ready
+from .conftest import back_to_sample, full_screenshot, wait_ready
 
 
 def nav(page, name: str) -> None:
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=name, exact=True).click()
     wait_ready(page)
-
-
-def back_to_sample(page) -> None:
-    if not page.get_by_text("You are looking at sample data").count():
-        # an earlier journey of the session imported (and selected) another dataset: back to the sample
-        page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
-        page.get_by_role("option", name=re.compile(r"\(sample\)")).click()
-        wait_ready(page)
 
 
 def test_score_save_and_walk_the_models(app_server, page):
