@@ -63,8 +63,7 @@ def history_columns(frame: pl.DataFrame, unit: str) -> dict:
 
 # ---------------------------------------------------------------------------- sections
 def kpis(scope, span, summary: dict, unit: str) -> None:
-    previous = scope.previous()
-    incomplete = previous is not None and previous.start < span[0]
+    previous, incomplete = widgets.previous_period(scope, span)
     before = data.portfolio_kpis(previous) if previous is not None and not incomplete else None
 
     def delta(key: str, mode: str = "relative") -> str | None:
