@@ -9,7 +9,7 @@ import re
 
 from playwright.sync_api import expect
 
-from .conftest import back_to_sample, full_screenshot, wait_ready
+from .conftest import back_to_sample, full_screenshot, pick_option, wait_ready
 
 
 def test_differentiate_page_shows_segments_and_charts(app_server, page):
@@ -34,11 +34,12 @@ def test_differentiate_page_shows_segments_and_charts(app_server, page):
 
     # another number of segments: the segment sections rerun alone (a fragment) and the list follows
     main = page.locator('[data-testid="stMain"]')
-    main.get_by_role("combobox", name="Number of segments", exact=True).click()
-    page.get_by_role("option", name="3 segments", exact=True).click()
+    segments = (main.locator('[data-testid="stMetric"]').filter(has_text="Segments")
+                .locator('[data-testid="stMetricValue"]'))
+    pick_option(page, main.get_by_role("combobox", name="Number of segments", exact=True), "3 segments",
+                done=segments.filter(has_text=re.compile(r"^3$")))
     wait_ready(page, timeout=120_000)
-    expect(main.locator('[data-testid="stMetric"]').filter(has_text="Segments")
-           .locator('[data-testid="stMetricValue"]')).to_have_text("3")
+    expect(segments).to_have_text("3")
     caption = main.get_by_text(re.compile(r"^[\d,]+ customers\.$"))
     expected = int(caption.inner_text().split()[0].replace(",", ""))
     with page.expect_download() as download:
