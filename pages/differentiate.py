@@ -286,16 +286,11 @@ def main() -> None:
     segments(scope, ds, unit, name, currency)
 
 
-@st.fragment
+@widgets.section("Differentiate page")
 def segments(scope, ds: dict, unit: str, name: str, currency: str | None) -> None:
     """Differentiate, Interact and Customize: the part of the page that changes with the number of segments and
-    the customer list picked. A fragment, so those two widgets rerun this part only, not the sidebar, the page
-    head and Identify (which do not depend on them). Its own reruns do not pass through app.py's error handling,
-    so it shows an unexpected error itself, the same way."""
-    try:
-        segment_sections(scope, ds, unit, name, currency)
-    except Exception as exc:  # noqa: BLE001 - Streamlit's rerun/stop are BaseExceptions and pass through
-        widgets.show_error(exc, "Differentiate page")
+    the customer list picked (a fragment: those two widgets rerun this part only)."""
+    segment_sections(scope, ds, unit, name, currency)
 
 
 def segment_sections(scope, ds: dict, unit: str, name: str, currency: str | None) -> None:

@@ -99,7 +99,9 @@ def kpis(scope, span, overview: dict, now: dict, unit: str, before: dict | None,
     )
 
 
+@widgets.section("Retention & CLV page, cohorts")
 def cohort_section(scope, unit: str, name: str, currency: str | None) -> None:
+    """The cohort heatmap; a fragment, so its measure and period rerun this section only."""
     st.subheader("Cohorts")
     left, right = st.columns(2)
     with left:
@@ -218,7 +220,9 @@ def clv_sections(scope, span, unit: str, name: str, currency: str | None) -> Non
         })
 
 
+@widgets.section("Retention & CLV page, holdout check")
 def holdout_section(scope, span, name: str) -> None:
+    """The holdout check; a fragment, so its length reruns this section only."""
     st.subheader("Holdout check of the models")
     months = st.selectbox("Holdout length (months)", HOLDOUT_MONTHS, index=HOLDOUT_MONTHS.index(6),
                           key=state.RETENTION_HOLDOUT,

@@ -4,6 +4,7 @@ goes to the log, never the screen)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterable
@@ -211,6 +212,25 @@ def show_error(exc: BaseException, where: str = "page") -> None:
     """Log the traceback and show the user a message without it."""
     log.error("error on the %s: %s", where, exc, exc_info=exc)
     st.error(user_message(exc), icon=":material/error:")
+
+
+def section(where: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Make a page section an ``st.fragment``: its own widgets rerun that section alone, not the sidebar and the
+    rest of the page (which do not depend on them). A fragment's own reruns do not pass through app.py's error
+    handling, so the section shows an unexpected error itself, the same way (``where`` names it in the log)."""
+
+    def decorate(draw: Callable[..., None]) -> Callable[..., None]:
+        @st.fragment
+        @functools.wraps(draw)
+        def isolated(*args, **kwargs) -> None:
+            try:
+                draw(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - Streamlit's rerun/stop are BaseExceptions and pass through
+                show_error(exc, where)
+
+        return isolated
+
+    return decorate
 
 
 # ---------------------------------------------------------------------------- page tables and numbers

@@ -42,3 +42,34 @@ def test_apply_edits_refuses_a_value_of_the_wrong_type():
     rates = pl.DataFrame({"pool": ["call"], "rate": [4.0]})
     with pytest.raises(ValueError, match="'rate'"):
         widgets.apply_edits(rates, {0: {"rate": "four"}})
+
+
+# ---------------------------------------------------------------------------- page sections as fragments
+def _sections():
+    import streamlit as st
+
+    from ui import widgets
+
+    @widgets.section("probe section")
+    def counted(label: str) -> None:
+        st.session_state["section_runs"] = st.session_state.get("section_runs", 0) + 1
+        st.radio(label, ["a", "b"], key="section_choice")
+        if st.session_state["section_choice"] == "b":
+            raise RuntimeError("the section broke")
+        st.write(f"section drew {st.session_state['section_choice']}")
+
+    st.session_state["page_runs"] = st.session_state.get("page_runs", 0) + 1
+    counted("Choice")
+    st.write("after the section")
+
+
+def test_a_section_shows_its_own_error_and_the_page_goes_on():
+    at = AppTest.from_function(_sections, default_timeout=30)
+    at.run()
+    assert not at.exception and not at.error
+    assert (at.session_state["page_runs"], at.session_state["section_runs"]) == (1, 1)
+    at.radio(key="section_choice").set_value("b").run()
+    assert not at.exception  # no traceback on the screen ...
+    assert [e.value for e in at.error] == [widgets.user_message(RuntimeError("the section broke"))]
+    assert at.session_state["section_runs"] == 2  # (AppTest reruns the whole script, not the fragment alone)
+    assert any(m.value == "after the section" for m in at.markdown)  # ... and the rest of the page stays
