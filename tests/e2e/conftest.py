@@ -138,34 +138,72 @@ def back_to_sample(page, timeout: float = 120_000) -> None:
 
 # Streamlit 1.67's selectbox now and then shows the clicked option without sending it: in about one of ten
 # runs of these journeys the browser sent no websocket frame after the click (recorded with Playwright's
-# framesent events), the server ran nothing, and the box displayed the new choice. Picking the option again
-# may send nothing either (the box holds it already), so a retry goes through another option first.
+# framesent events), the server ran nothing, and the box displayed the new choice. Button groups and radios
+# can lose a click the same way. Choosing the displayed option again sends nothing (the widget holds it
+# already), so a retry goes through another option first.
 PICK_ATTEMPTS = 3
 RUN_STARTS_MS = 15_000
-RUNNING = '[data-testid="stApp"][data-test-script-state="running"]'
+# Set a flag on any change of the script state, so that a run too short to be seen "running" still counts.
+WATCH_RUNS = """() => {
+    if (window.__e2eWatch) window.__e2eWatch.disconnect();
+    window.__e2eRan = false;
+    const app = document.querySelector('[data-testid="stApp"]');
+    window.__e2eWatch = new MutationObserver(() => { window.__e2eRan = true; });
+    if (app) window.__e2eWatch.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
 
 
-def pick_option(page, box, option, done, attempts: int = PICK_ATTEMPTS) -> int:
-    """Choose ``option`` (a name or pattern) in the selectbox ``box``, then see the script start a run or
-    ``done`` (a locator of what that run draws) appear; pick again when neither happens. Returns the
-    number of attempts it took."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
+def click_for_run(page, choose, detour, done=None, attempts: int = PICK_ATTEMPTS) -> int:
+    """Make a choice with ``choose()`` (a callable clicking the widget), then see the script run or ``done``
+    (a locator of what that run draws) appear within RUN_STARTS_MS; when neither happens, ``detour()``
+    (choosing another option, whose run moves the widget away) and choose again. Returns the number of
+    attempts it took."""
     for attempt in range(1, attempts + 1):
         if attempt > 1:
-            box.click()
-            others = [o for o in page.get_by_role("option").all() if not _names(option, o.inner_text())]
-            others[0].click()
+            page.evaluate(WATCH_RUNS)
+            detour()
+            _ran(page, None, RUN_STARTS_MS)
             wait_ready(page, timeout=120_000)
+        page.evaluate(WATCH_RUNS)
+        choose()
+        if _ran(page, done, RUN_STARTS_MS):
+            wait_ready(page, timeout=120_000)
+            return attempt
+    raise AssertionError(f"the app ran nothing after {attempts} attempts at the same choice")
+
+
+def _ran(page, done, ms: float) -> bool:
+    deadline = time.monotonic() + ms / 1000
+    while time.monotonic() < deadline:
+        if page.evaluate("() => window.__e2eRan === true") or (done is not None and done.count()):
+            return True
+        page.wait_for_timeout(100)
+    return False
+
+
+def pick_option(page, box, option, done=None, attempts: int = PICK_ATTEMPTS) -> int:
+    """Choose ``option`` (a name or pattern) in the selectbox ``box`` and see the app run
+    (:func:`click_for_run`)."""
+
+    def choose():
         box.click()
         page.get_by_role("option", name=option).click()
-        try:
-            page.locator(RUNNING).or_(done).first.wait_for(state="attached", timeout=RUN_STARTS_MS)
-            return attempt
-        except PlaywrightTimeout:
-            if attempt == attempts:
-                raise
-    return attempts
+
+    def detour():
+        box.click()
+        [o for o in page.get_by_role("option").all() if not _names(option, o.inner_text())][0].click()
+
+    return click_for_run(page, choose, detour, done, attempts)
+
+
+def press_option(page, group, name: str, attempts: int = PICK_ATTEMPTS) -> int:
+    """Choose the option ``name`` of a button group or radio (``group``: a locator holding its options only)
+    and see the app run (:func:`click_for_run`)."""
+    names = group.get_by_role("radio").evaluate_all(
+        "els => els.map(e => (e.closest('label') || e).innerText.trim() || e.getAttribute('aria-label') || '')")
+    other = next(n for n in names if n and n != name)
+    return click_for_run(page, lambda: group.get_by_text(name, exact=True).click(),
+                         lambda: group.get_by_text(other, exact=True).click(), None, attempts)
 
 
 def _names(option, text: str) -> bool:

@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from .conftest import back_to_sample, full_screenshot, wait_ready
+from .conftest import back_to_sample, full_screenshot, press_option, wait_ready
 
 
 def nav(page, name: str) -> None:
@@ -29,8 +29,7 @@ def test_score_save_and_walk_the_models(app_server, page):
     expect(area.get_by_text("Customers", exact=True)).to_be_visible()
     groups = area.locator('[data-testid="stButtonGroup"]')
     for i, value in enumerate(["4", "2", "3", "1"]):  # ap1 intention 4, reality 2; ap2 intention 3, reality 1
-        groups.nth(i).get_by_role("radio", name=value, exact=True).click()
-        wait_ready(page)
+        press_option(page, groups.nth(i), value)
     expect(area.locator("summary")).to_contain_text("reality 37.5%, intention 87.5%")
     page.get_by_role("textbox", name="Assessed by").fill("Journey")
     page.get_by_role("textbox", name="Assessed by").press("Enter")
@@ -53,8 +52,7 @@ def test_score_save_and_walk_the_models(app_server, page):
     page.set_viewport_size({"width": 1400, "height": 900})
     nav(page, "CRM models")
     expect(page.get_by_role("heading", name="1. Customer portfolio analysis")).to_be_visible(timeout=30_000)
-    page.get_by_text("IDIC", exact=True).click()
-    wait_ready(page)
+    press_option(page, page.locator('[data-testid="stMain"] [data-testid="stRadio"]').first, "IDIC")
     for heading in ("1. Identify", "2. Differentiate", "3. Interact", "4. Customize"):
         expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=30_000)
     expect(page.locator('[data-testid="stMetricLabel"]').get_by_text("Data completeness", exact=True)).to_be_visible()
