@@ -191,7 +191,7 @@ def pick_option(page, box, option, done=None, attempts: int = PICK_ATTEMPTS) -> 
 
     def detour():
         box.click()
-        [o for o in page.get_by_role("option").all() if not _names(option, o.inner_text())][0].click()
+        next(o for o in page.get_by_role("option").all() if not _names(option, o.inner_text())).click()
 
     return click_for_run(page, choose, detour, done, attempts)
 
