@@ -5,7 +5,8 @@
 -- Defines days, marked, numbered and islands(customer_id, lo, hi): the customer is active on every day
 -- lo … hi. Each purchase day d makes the customer active on days d + 1 … d + L; purchase days closer than
 -- L + 1 days give overlapping or touching ranges, so each customer's active days are a few disjoint islands
--- [first d + 1, last d + L] (gaps and islands). Used by retention_churn.sql and the retention movers.
+-- [first d + 1, last d + L] (gaps and islands). Used by activity_islands_all.sql (kept, for
+-- retention_churn.sql) and the retention movers.
 days AS (
     SELECT DISTINCT customer_id, CAST(occurred_at AS DATE) AS day
     FROM scoped

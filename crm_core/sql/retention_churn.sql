@@ -1,7 +1,7 @@
 -- Churn under an inactivity rule, for several periods at once (crm_core.metrics.retention.churn and
--- churn_trend). Reads `scoped` (completed purchases, whole filtered history). Bound: $starts and
--- $ends (DATE[] of equal length: first and last day of each period), $inactivity (L days),
--- $islands_until (the last period end; activity_islands.sql).
+-- churn_trend). Reads kept_islands(customer_id, lo, hi): the scope's activity islands under L
+-- (activity_islands_all.sql, kept by crm_core.metrics.retention.activity_islands). Bound: $starts and
+-- $ends (DATE[] of equal length: first and last day of each period).
 --
 -- A customer is *active on day X* when they bought in the L days before X: some purchase day d
 -- with X - L <= d <= X - 1. For period [S, E]: the base is the customers active on S (bought in
@@ -13,8 +13,9 @@
 -- few disjoint islands [first d + 1, last d + L] (gaps and islands). A point is then matched to at
 -- most one island of a customer — one range join, no customer × period product.
 WITH
--- @include activity_islands
-,
+islands AS (
+    SELECT customer_id, lo, hi FROM kept_islands
+),
 periods AS (
     -- period_no: the position in $starts (periods may share a start: a window and a month of its trend)
     SELECT unnest($starts::DATE[]) AS period_start, unnest($ends::DATE[]) AS period_end,

@@ -280,6 +280,50 @@ def test_churn_and_its_trend_from_one_pass_equal_each_alone(six):
     assert trend["active_at_start"].to_list() == [3, 3] and trend["churned"].to_list() == [2, 2]
 
 
+def test_activity_islands_are_found_once_per_data_filters_and_rule(tmp_path, monkeypatch):
+    # Churn matches periods to each customer's activity islands, found over the whole history once per (data,
+    # filters, L) and kept: a later window, trend or period reads them.
+    s = Store(tmp_path / "i.duckdb")
+    customers = pl.DataFrame({"customer_id": list(REGIONS), "region": list(REGIONS.values())})
+    s.load("t", [TableLoad("transactions", _tx(SIX), "x.csv"), TableLoad("customers", customers, "c.csv")])
+    scope = Scope(dataset_id=s.dataset_id("t"))
+    found = []
+    run = ret._run
+
+    def counted(store, sc, name, **values):
+        if name == "activity_islands_all":
+            found.append((name, sc.regions))
+        return run(store, sc, name, **values)
+
+    monkeypatch.setattr(ret, "_run", counted)
+    # A (L = 30) bought Jan 5, Feb 10, Mar 3, Apr 30: Jan 5 covers Jan 6 - Feb 4; Feb 10 and Mar 3 (21 days
+    # apart) cover Feb 11 - Apr 2; Apr 30 covers May 1 - May 30
+    islands = ret.activity_islands(s, scope, 30).filter(pl.col("customer_id") == "A").sort("lo")
+    assert islands.select("lo", "hi").rows() == [(date(2024, 1, 6), date(2024, 2, 4)),
+                                                   (date(2024, 2, 11), date(2024, 4, 2)),
+                                                   (date(2024, 5, 1), date(2024, 5, 30))]
+    april = scope.with_window(date(2024, 4, 1), date(2024, 4, 30))
+    assert (ret.churn(s, april, 30).active_at_start, ret.churn(s, april, 30).churned) == (3, 2)  # by hand above
+    ret.churn_and_trend(s, scope.with_window(date(2024, 2, 10), date(2024, 4, 15)), "month", 30)
+    ret.churn_trend(s, scope, "quarter", 30)
+    assert found == [("activity_islands_all", ())]  # once for every window of the unfiltered scope
+    north = Scope(dataset_id=scope.dataset_id, regions=("North",))
+    # North (A, B, D), L = 30, April: active at Apr 1 = A (Mar 3), B (Mar 15); nothing in April for B -> 1 of 2
+    assert (ret.churn(s, north.with_window(date(2024, 4, 1), date(2024, 4, 30)), 30).churned,
+            ret.churn(s, north.with_window(date(2024, 4, 1), date(2024, 4, 30)), 30).active_at_start) == (1, 2)
+    ret.churn(s, north.with_window(date(2024, 3, 1), date(2024, 3, 31)), 30)
+    assert found[1:] == [("activity_islands_all", ("North",))]
+    ret.churn(s, april, 31)  # another rule: other islands
+    assert len(found) == 3
+    # new data (H buys on Mar 20 and Apr 20): the kept islands are not read again
+    s.load("t", [TableLoad("transactions", _tx([("H", "2024-03-20", 10), ("H", "2024-04-20", 10)]), "y.csv")])
+    # L = 30: active at Apr 1 now also H (Mar 20), who buys again Apr 20 -> 2 churned of 4
+    r = ret.churn(s, april, 30)
+    assert (r.active_at_start, r.churned) == (4, 2)
+    assert len(found) == 4
+    s.close()
+
+
 def test_headline_and_review_kpis_under_a_given_churn_window(six):
     # The review measures every period under the reviewed period's window. As of Apr 30 the last purchases are
     # A Apr 30, G Apr 10, D Apr 5, B Mar 15, F Mar 10, E Mar 1, C Jan 25: within 30 days A, G, D (3); within
