@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from crm_core import sql
+from crm_core.metrics import retention
 from crm_core.metrics.scope import Scope, purchases_sql
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,11 +69,12 @@ sales_by AS (
     FROM sales s CROSS JOIN dims d LEFT JOIN attrs a ON a.customer_id = s.customer_id
     GROUP BY ALL
 ),
--- retention: the islands of days on which a customer is active (bought in the L days before), as in
--- crm_core/sql/retention_churn.sql; base = active on the period start, retained = also active the day after
--- the period end.
--- @include activity_islands
-,
+-- retention: the islands of days on which a customer is active (bought in the L days before), kept per rule
+-- (crm_core.metrics.retention.activity_islands) and matched as in crm_core/sql/retention_churn.sql; base =
+-- active on the period start, retained = also active the day after the period end.
+islands AS (
+    SELECT customer_id, lo, hi FROM kept_islands
+),
 base AS (
     SELECT p.period, i.customer_id FROM periods p JOIN islands i ON p.period_start BETWEEN i.lo AND i.hi
 ),
@@ -142,11 +144,15 @@ def group_counts(store: Store, scope: Scope, periods: MoverPeriods) -> pl.DataFr
     text = sql.expand(_SQL.format(purchases=purchases_sql(windowed=False, statuses=("completed",)), not_set=NOT_SET))
     params = {
         **scope.params(text),
-        "cur_start": periods.current_start, "cur_end": periods.current_end, "islands_until": periods.current_end,
+        "cur_start": periods.current_start, "cur_end": periods.current_end,
         "prev_start": periods.previous_start, "prev_end": periods.previous_end,
-        "inactivity": int(periods.inactivity_days),
     }
-    return store.query(text, params)
+    cur = store.cursor()
+    cur.register("kept_islands", retention.activity_islands(store, scope, int(periods.inactivity_days)))
+    try:
+        return cur.sql(text, params=params).pl()
+    finally:
+        cur.unregister("kept_islands")
 
 
 def movers_from_counts(counts: pl.DataFrame) -> pl.DataFrame:
