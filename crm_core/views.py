@@ -179,11 +179,19 @@ def members(report: dict, details: pl.DataFrame, segment: str | None = None, lim
 
 
 # ---------------------------------------------------------------------------------------------- retention & CLV
-def retention_overview(store, scope: Scope) -> dict:
-    """Retention headline, the churn rule, the Kaplan-Meier frame with its median and the monthly churn trend."""
+def retention_overview(store, scope: Scope, inactivity_days: int | None = None) -> dict:
+    """Retention headline, the churn rule, the Kaplan-Meier frame with its median and the monthly churn trend.
+
+    The churn rule is derived from the scope's data (``churn_rule``) unless ``inactivity_days`` gives it: the
+    previous period a window is compared with is measured under the window's own rule, so a change of churn is
+    a change of behaviour, not of rule (as the executive review's periods are)."""
     from crm_core.metrics import retention
 
-    rule = compute(store, "churn_rule", scope)
+    if inactivity_days is None:
+        rule = compute(store, "churn_rule", scope)
+    else:
+        rule = retention.ChurnRule(int(inactivity_days), f"rule of the period compared with: churned after no "
+                                                         f"purchase for longer than {int(inactivity_days)} days")
     km, median = retention.survival_curve(store, scope, rule.days)
     churned, trend = retention.churn_and_trend(store, scope, "month", rule.days)
     summary = retention.retention_summary(store, scope, rule=rule, median_lifetime_days=median, churned=churned)

@@ -53,9 +53,10 @@ def calibration_end(scope, span):
     return scope.end or span[1]
 
 
-def figures(scope, span) -> dict:
-    """The KPI figures of a scope: retention headline and the average predicted CLV."""
-    overview = data.retention_overview(scope)
+def figures(scope, span, inactivity_days: int | None = None) -> dict:
+    """The KPI figures of a scope: retention headline and the average predicted CLV; churn under the rule of
+    ``inactivity_days`` days when given (the previous period takes the window's rule), else the scope's own."""
+    overview = data.retention_overview(scope, inactivity_days)
     fit = data.clv_fit(scope, calibration_end(scope, span))
     s = overview["summary"]
     return {
@@ -95,7 +96,8 @@ def kpis(scope, span, overview: dict, now: dict, unit: str, before: dict | None,
                    "no one to lapse. Start the window later to measure churn (the monthly trend below shows it).")
     st.caption(
         f"Churn rule: a customer has lapsed after {overview['churn_days']} days without a purchase — derived from "
-        f"the {overview['churn_rule']}."
+        f"the {overview['churn_rule']}." + (" The previous period's churn is measured under the same rule."
+                                            if previous is not None and not incomplete else "")
     )
 
 
@@ -294,7 +296,8 @@ def main() -> None:
         now = figures(scope, span)
     changes = widgets.previous_period_later(lambda before, pending: kpis(scope, span, overview, now, unit, before,
                                                                          pending),
-                                            scope, span, lambda previous: figures(previous, span))
+                                            scope, span,
+                                            lambda previous: figures(previous, span, overview["churn_days"]))
     cohort_section(scope, unit, name, currency)
     st.divider()
     left, right = st.columns(2, gap="large")

@@ -324,9 +324,10 @@ def _segmentation(db: str, scope_: scope.Scope, k: int | str) -> dict:
 
 
 # ---------------------------------------------------------------------------- retention & CLV (QCI)
-def retention_overview(scope_: scope.Scope) -> dict:
-    """Retention headline, the churn rule, the Kaplan-Meier frame with its median and the monthly churn trend."""
-    return view("retention_overview", scope_)
+def retention_overview(scope_: scope.Scope, inactivity_days: int | None = None) -> dict:
+    """Retention headline, the churn rule (derived from the data, or ``inactivity_days``), the Kaplan-Meier frame
+    with its median and the monthly churn trend."""
+    return view("retention_overview", scope_, **({} if inactivity_days is None else {"inactivity_days": inactivity_days}))
 
 
 def cohort_cells(scope_: scope.Scope, period: str = "month", measure: str = "customers") -> pl.DataFrame:

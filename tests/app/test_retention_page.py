@@ -70,12 +70,24 @@ def test_a_region_filter_changes_a_kpi(app):
     assert after != before
 
 
-def test_a_whole_previous_period_gives_deltas(app):
+def test_a_whole_previous_period_gives_deltas(app, store):
     at = retention_page(app)
     at.date_input(key=state.FILTER_WINDOW).set_value((date(2025, 1, 1), date(2025, 6, 30))).run()
     assert_clean(at)
     shown = kpis(at)
     assert shown["Repeat purchase rate"][1].endswith("pp")
+    # churn of the previous half-year under the window's own rule, not one derived from the data up to its end:
+    # the change is then one of behaviour (the engine's churn, hand-tested in tests/unit/metrics)
+    from crm_core import views
+    from crm_core.metrics import retention
+    from crm_core.metrics.scope import Scope
+
+    ds = int(store.datasets().filter(is_sample=True)["dataset_id"][0])
+    window = Scope(ds, start=date(2025, 1, 1), end=date(2025, 6, 30))
+    rule = views.compute(store, "churn_rule", window).days
+    now, before = retention.churn(store, window, rule), retention.churn(store, window.previous(), rule)
+    assert shown["Churn rate"][1] == f"{(now.churn_rate - before.churn_rate) * 100:+.1f} pp"
+    assert any("previous period's churn is measured under the same rule" in c.value for c in at.caption)
 
 
 def test_an_empty_window_says_so(app, store):

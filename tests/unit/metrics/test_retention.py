@@ -324,6 +324,22 @@ def test_activity_islands_are_found_once_per_data_filters_and_rule(tmp_path, mon
     s.close()
 
 
+def test_retention_overview_under_a_given_rule(six):
+    # The Retention page measures the previous period under the window's rule: the overview with
+    # inactivity_days takes it instead of deriving one (63 days here, test_default_churn_window_from_repeat_gaps)
+    from crm_core import views
+
+    s, scope = six
+    april = scope.with_window(date(2024, 4, 1), date(2024, 4, 30))
+    assert views.retention_overview(s, april)["churn_days"] == 63
+    given = views.retention_overview(s, april, inactivity_days=31)
+    assert given["churn_days"] == 31 and "31 days" in given["churn_rule"]
+    # L = 31, April: 3 churned of 4 (test_churn_with_a_given_window_by_hand)
+    assert given["summary"]["churn_rate"] == pytest.approx(3 / 4)
+    kept = views.compute(s, "retention_overview", april, inactivity_days=31)  # the same through the kept results
+    assert (kept["churn_days"], kept["summary"]["churn_rate"]) == (31, given["summary"]["churn_rate"])
+
+
 def test_headline_and_review_kpis_under_a_given_churn_window(six):
     # The review measures every period under the reviewed period's window. As of Apr 30 the last purchases are
     # A Apr 30, G Apr 10, D Apr 5, B Mar 15, F Mar 10, E Mar 1, C Jan 25: within 30 days A, G, D (3); within
