@@ -55,9 +55,11 @@ def calibration_end(scope, span):
 
 def figures(scope, span, inactivity_days: int | None = None) -> dict:
     """The KPI figures of a scope: retention headline and the average predicted CLV; churn under the rule of
-    ``inactivity_days`` days when given (the previous period takes the window's rule), else the scope's own."""
+    ``inactivity_days`` days when given — the previous period, which takes the window's rule and needs the
+    CLV fit's average only — else the scope's own."""
     overview = data.retention_overview(scope, inactivity_days)
-    fit = data.clv_fit(scope, calibration_end(scope, span))
+    cal = calibration_end(scope, span)
+    fit = data.clv_fit(scope, cal) if inactivity_days is None else data.average_clv(scope, cal)
     s = overview["summary"]
     return {
         "repeat_rate": num(s["repeat_rate"]),

@@ -324,6 +324,11 @@ def _segmentation(db: str, scope_: scope.Scope, k: int | str) -> dict:
 
 
 # ---------------------------------------------------------------------------- retention & CLV (QCI)
+def average_clv(scope_: scope.Scope, calibration_end: date) -> dict:
+    """``crm_core.views.average_clv``: the average predicted CLV alone (a previous period's KPI change)."""
+    return view("average_clv", scope_, calibration_end=calibration_end)
+
+
 def retention_overview(scope_: scope.Scope, inactivity_days: int | None = None) -> dict:
     """Retention headline, the churn rule (derived from the data, or ``inactivity_days``), the Kaplan-Meier frame
     with its median and the monthly churn trend."""

@@ -147,6 +147,7 @@ def test_the_views_kept_across_new_rates_do_not_change_with_them(small):
     requests = {}  # one request per view and evidence group, as the pages make them
     for name, params in views.default_requests(default):
         requests.setdefault((name, params.get("group")), params)
+    requests["average_clv", None] = {"calibration_end": default.end}  # not prepared: a previous period's
     free = sorted(r for r in requests if not views.priced(r[0], requests[r]))
     assert {name for name, _ in free} == set(views.RATE_FREE) | {"evidence"}
     assert {group for _, group in free if group} == set(views.RATE_FREE_EVIDENCE)
@@ -376,6 +377,22 @@ def test_retention_clv_and_headline_evidence_share_the_pages_views(small, monkey
     views.compute(store, "evidence", default, group="clv")
     views.compute(store, "evidence", default, group="retention")
     views.compute(store, "evidence", default, group="headline")
+
+
+def test_the_average_clv_view_is_the_clv_fits_average(small):
+    # The previous period's KPI change needs the fit's average alone: the same models without the holdout,
+    # the at-risk list and the grids, so the same number; a later window start changes nothing (START_FREE).
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    cal = default.end.replace(day=1)
+    full = views.clv_fit(store, default, cal)
+    assert full["error"] is None and full["holdout"] is not None  # the full fit checks the months after cal
+    lean = views.average_clv(store, default, cal)
+    assert lean == {"error": None, "avg_clv": pytest.approx(full["avg_clv"], rel=1e-12)}
+    later = default.with_window(default.start.replace(year=default.start.year + 1), cal)
+    assert views.compute(store, "average_clv", later, calibration_end=cal)["avg_clv"] == pytest.approx(
+        full["avg_clv"], rel=1e-12)
+    assert views.canonical_scope(store, "average_clv", later).start == default.start
 
 
 def test_a_window_moving_only_its_start_reads_the_default_scopes_clv_views(small, monkeypatch):
