@@ -26,6 +26,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -49,6 +50,30 @@ DDL = """CREATE TABLE IF NOT EXISTS results (
     PRIMARY KEY (dataset_id, name, key)
 )"""
 SEQUENCE_DDL = "CREATE SEQUENCE IF NOT EXISTS result_seq START 1"
+
+
+class Recent:
+    """The last ``size`` values computed in this process, by key (least recently used dropped first): what is
+    too specific to keep in the store — filtered scopes, a window's computed facts — reused by the views and
+    pages that ask for it again. Keys carry the store and the data version (:func:`data_version`), so a value
+    from before a write is never returned. Thread-safe; two threads missing the same key may both compute it."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._values: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+        value = compute()
+        with self._lock:
+            self._values[key] = value
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+        return value
 
 
 def migrate(cur) -> None:

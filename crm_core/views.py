@@ -14,9 +14,7 @@ directly.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date
 
@@ -398,8 +396,7 @@ def priced(name: str, params: dict) -> bool:
 
 
 RECENT_FILTERED = 8  # filtered views kept in memory per process (their frames are the filtered customers')
-_recent: OrderedDict[tuple, object] = OrderedDict()
-_recent_lock = threading.Lock()
+_recent = results.Recent(RECENT_FILTERED)
 
 
 # Views that do not depend on where the analysis window starts: the CLV models calibrate on the whole filtered
@@ -443,16 +440,7 @@ def compute(store, name: str, scope: Scope, **params):
         return results.cached(store, scope, name, params, lambda: view(store, scope, **params), priced=with_rates)
     key = (getattr(store, "token", id(store)), results.data_version(store, scope.dataset_id, with_rates), name, scope,
            results.key_of(params))
-    with _recent_lock:
-        if key in _recent:
-            _recent.move_to_end(key)
-            return _recent[key]
-    value = view(store, scope, **params)
-    with _recent_lock:
-        _recent[key] = value
-        while len(_recent) > RECENT_FILTERED:
-            _recent.popitem(last=False)
-    return value
+    return _recent.get(key, lambda: view(store, scope, **params))
 
 
 def default_requests(scope: Scope) -> list[tuple[str, dict]]:

@@ -12,13 +12,12 @@ profit come from the same SQL fragment as :mod:`crm_core.metrics.cost` (``crm_co
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from datetime import date
 from typing import TYPE_CHECKING
 
 import polars as pl
 
+from crm_core import results
 from crm_core.metrics.cost import INTERACTION_POOLS, bind, render
 from crm_core.metrics.scope import (
     ATTRIBUTE_FILTER,
@@ -56,26 +55,17 @@ ORDER BY customer_id
 # the open store, the data version (imports, cost rates, quality fixes) and the scope; a frame of a million
 # customers is ~0.3 GB, hence two.
 RECENT_COMPUTED = 2
-_recent: OrderedDict[tuple, pl.DataFrame] = OrderedDict()
-_recent_lock = threading.Lock()
+_recent = results.Recent(RECENT_COMPUTED)
 
 
 def _computed(store: Store, scope: Scope, as_of: date | None) -> pl.DataFrame:
-    from crm_core import results
+    def compute() -> pl.DataFrame:
+        bits = day_bits(store, scope)
+        text = customer_facts_sql(filtered=scope.filtered, bits=bits)
+        return store.query(text, bind(scope, text, as_of=as_of, **bits))
 
     key = (getattr(store, "token", id(store)), results.data_version(store, scope.dataset_id), scope, as_of)
-    with _recent_lock:
-        if key in _recent:
-            _recent.move_to_end(key)
-            return _recent[key]
-    bits = day_bits(store, scope)
-    text = customer_facts_sql(filtered=scope.filtered, bits=bits)
-    frame = store.query(text, bind(scope, text, as_of=as_of, **bits))
-    with _recent_lock:
-        _recent[key] = frame
-        while len(_recent) > RECENT_COMPUTED:
-            _recent.popitem(last=False)
-    return frame
+    return _recent.get(key, compute)
 
 
 def customer_facts_sql(filtered: bool = True, usage: bool = False, bits: dict | None = None) -> str:

@@ -45,14 +45,12 @@ from __future__ import annotations
 
 import math
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import polars as pl
 
-from crm_core import sql
+from crm_core import results, sql
 from crm_core.metrics.scope import Scope, purchases_sql
 from crm_core.models.survival import KaplanMeier
 
@@ -353,36 +351,25 @@ def _inactivity(store, scope: Scope, inactivity_days: int | None) -> int:
 # store for an unfiltered scope (crm_core.results, no cost rate enters them), the last few filtered ones in
 # this process's memory, and every window's churn and trend is a range join over them.
 LAST_DAY = date(9999, 12, 31)  # islands_until for the whole history
-RECENT_ISLANDS = 2
-_recent_islands: OrderedDict[tuple, pl.DataFrame] = OrderedDict()
-_recent_islands_lock = threading.Lock()
+RECENT_ISLANDS = 2  # filtered scopes' islands kept in memory (~28 MB each at 10M transactions)
+_recent_islands = results.Recent(RECENT_ISLANDS)
 
 
 def activity_islands(store, scope: Scope, days: int) -> pl.DataFrame:
     """customer_id, lo, hi: the islands of days on which each customer of the scope's filters is active
     under the inactivity rule of ``days`` days (bought in the ``days`` days before), over the whole history
     (the scope's window is ignored: see above). Kept for reuse by every window."""
-    from crm_core import results
-
     def compute() -> pl.DataFrame:
         return _run(store, scope, "activity_islands_all", inactivity=days, islands_until=LAST_DAY)
 
     if not scope.filtered:
         return results.cached(store, Scope(scope.dataset_id), "activity_islands", {"inactivity": days}, compute,
                               priced=False)
+    filters = Scope(scope.dataset_id, regions=scope.regions, segments=scope.segments, channels=scope.channels,
+                    owners=scope.owners)
     key = (getattr(store, "token", id(store)), results.data_version(store, scope.dataset_id, priced=False),
-           Scope(scope.dataset_id, regions=scope.regions, segments=scope.segments, channels=scope.channels,
-                 owners=scope.owners), days)
-    with _recent_islands_lock:
-        if key in _recent_islands:
-            _recent_islands.move_to_end(key)
-            return _recent_islands[key]
-    frame = compute()
-    with _recent_islands_lock:
-        _recent_islands[key] = frame
-        while len(_recent_islands) > RECENT_ISLANDS:
-            _recent_islands.popitem(last=False)
-    return frame
+           filters, days)
+    return _recent_islands.get(key, compute)
 
 
 def _churn_periods(store, scope: Scope, starts: list[date], ends: list[date], days: int) -> pl.DataFrame:

@@ -162,17 +162,18 @@ def click_for_run(page, choose, detour, done=None, attempts: int = PICK_ATTEMPTS
         if attempt > 1:
             page.evaluate(WATCH_RUNS)
             detour()
-            _ran(page, None, RUN_STARTS_MS)
+            ran(page, None, RUN_STARTS_MS)
             wait_ready(page, timeout=120_000)
         page.evaluate(WATCH_RUNS)
         choose()
-        if _ran(page, done, RUN_STARTS_MS):
+        if ran(page, done, RUN_STARTS_MS):
             wait_ready(page, timeout=120_000)
             return attempt
     raise AssertionError(f"the app ran nothing after {attempts} attempts at the same choice")
 
 
-def _ran(page, done, ms: float) -> bool:
+def ran(page, done, ms: float) -> bool:
+    """Whether the script ran (since WATCH_RUNS was evaluated) or ``done`` appeared within ``ms``."""
     deadline = time.monotonic() + ms / 1000
     while time.monotonic() < deadline:
         if page.evaluate("() => window.__e2eRan === true") or (done is not None and done.count()):

@@ -433,3 +433,18 @@ def test_a_window_moving_only_its_start_reads_the_default_scopes_clv_views(small
     assert mid["historical_clv"].sum() < kept["value"]["historical_clv"].sum()
     assert views.canonical_scope(store, "historical_value", earlier_end) == earlier_end
     assert views.canonical_scope(store, "portfolio", later) == later  # other views: the scope itself
+
+
+def test_recent_keeps_the_last_values_by_use():
+    # the in-memory cache behind filtered views, computed facts and filtered activity islands
+    recent = results.Recent(2)
+    calls = []
+
+    def value(v):
+        return lambda: calls.append(v) or v
+
+    assert [recent.get(("a",), value(1)), recent.get(("b",), value(2)), recent.get(("a",), value(9))] == [1, 2, 1]
+    assert calls == [1, 2]  # "a" was read, not computed again
+    recent.get(("c",), value(3))  # "b" is the least recently used: dropped
+    assert recent.get(("a",), value(8)) == 1 and recent.get(("b",), value(4)) == 4
+    assert calls == [1, 2, 3, 4]
