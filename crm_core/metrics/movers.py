@@ -147,12 +147,7 @@ def group_counts(store: Store, scope: Scope, periods: MoverPeriods) -> pl.DataFr
         "cur_start": periods.current_start, "cur_end": periods.current_end,
         "prev_start": periods.previous_start, "prev_end": periods.previous_end,
     }
-    cur = store.cursor()
-    cur.register("kept_islands", retention.activity_islands(store, scope, int(periods.inactivity_days)))
-    try:
-        return cur.sql(text, params=params).pl()
-    finally:
-        cur.unregister("kept_islands")
+    return retention.over_islands(store, scope, int(periods.inactivity_days), text, params)
 
 
 def movers_from_counts(counts: pl.DataFrame) -> pl.DataFrame:

@@ -375,11 +375,16 @@ def activity_islands(store, scope: Scope, days: int) -> pl.DataFrame:
 def _churn_periods(store, scope: Scope, starts: list[date], ends: list[date], days: int) -> pl.DataFrame:
     """Active at start and churned for each period, in the order given: a range join of the periods' first and
     day-after-last days over the scope's :func:`activity_islands`."""
-    islands = activity_islands(store, scope, days)
+    return over_islands(store, scope, days, sql.load("retention_churn"), {"starts": starts, "ends": ends})
+
+
+def over_islands(store, scope: Scope, days: int, text: str, params: dict) -> pl.DataFrame:
+    """Run ``text`` with the scope's :func:`activity_islands` under ``days`` as the table ``kept_islands``
+    (customer_id, lo, hi), on a cursor of its own (the name is that cursor's alone)."""
     cur = store.cursor()
-    cur.register("kept_islands", islands)
+    cur.register("kept_islands", activity_islands(store, scope, days))
     try:
-        return cur.sql(sql.load("retention_churn"), params={"starts": starts, "ends": ends}).pl()
+        return cur.sql(text, params=params).pl()
     finally:
         cur.unregister("kept_islands")
 
