@@ -271,6 +271,8 @@ def main() -> None:
     costly_section(v, unit, name)
     if changes is not None:
         changes()
+    if auth.allowed("edit_cost_rates"):  # last: a rate save then prices the usage kept in memory
+        data.keep_cost_usage(scope)
 
 
 main()

@@ -462,6 +462,21 @@ def cost_view(scope_: scope.Scope, top: int = TOP_CUSTOMERS) -> dict:
     return view("cost_view", scope_, top=top)
 
 
+def keep_cost_usage(scope_: scope.Scope) -> None:
+    """Read what each customer of ``scope_`` used into memory (``crm_core.metrics.cost.served_usage``), once per
+    data version, when its cost is priced from the stored facts: the Cost page calls it after drawing, so that a
+    rate save prices the kept usage (~0.05 s at a million customers) instead of reading it (~0.5 s). Only an
+    optimisation: a failure is logged and the save reads the usage itself."""
+    from crm_core.metrics import cost, facts
+
+    store = get_store()
+    try:
+        if facts.reads_stored(store, scope_):
+            cost.served_usage(store, scope_)
+    except Exception as exc:  # noqa: BLE001 - the page is drawn; the save will read what it needs
+        log.warning("could not keep the cost usage of dataset %s: %s", scope_.dataset_id, exc)
+
+
 def prepare_pages(dataset_id: int, progress=None) -> dict[str, float]:
     """Compute and keep the default-scope views of a dataset (``crm_core.views.warm``), after an import; the
     slow ones (the executive review) follow in the background once the page is drawn."""

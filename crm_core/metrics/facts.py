@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 # What each customer used in the window, per interaction pool: kept in the stored facts only, so new cost rates
-# price them again without a rescan (crm_core/sql/reprice_facts.sql, cost_from_facts.sql); not in the frames.
+# price them again without a rescan (crm_core/sql/reprice_facts.sql, cost.price); not in the frames.
 USAGE_COLUMNS: tuple[str, ...] = tuple(f"{m}_{p}" for m in ("minutes", "direct") for p in INTERACTION_POOLS)
 _NOT_USAGE = f"* EXCLUDE ({', '.join(USAGE_COLUMNS)})"
 STORED_SQL = f"SELECT {_NOT_USAGE} FROM customer_facts WHERE dataset_id = $dataset ORDER BY customer_id"

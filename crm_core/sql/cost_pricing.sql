@@ -8,6 +8,8 @@
 -- + minutes x per_minute + explicit interactions.cost; order handling = completed orders x order rate;
 -- returns = refunded orders x return rate. Discounts are reported but are not a cost to serve: amount is
 -- net revenue (DESIGN §4), so a discount is already out of revenue.
+-- crm_core.metrics.cost.price repeats customer_cost and customer_profit term by term for usage kept in memory
+-- (tests/unit/metrics/test_facts.py holds the two equal to the bit): change both together.
 cost_rate AS (
     SELECT d.pool, d.unit, COALESCE(s.rate, d.rate) AS rate
     FROM cost_rate_defaults AS d

@@ -324,3 +324,46 @@ def test_buyer_values_are_the_buyers_columns_of_the_facts(sample_store):
         assert_frame_equal(got, expected, check_exact=False, rel_tol=1e-12)
         assert views.portfolio_kpis(sample_store, scope) == pytest.approx(
             portfolio.portfolio_summary(views.buyers(sample_store, scope)), nan_ok=True)
+
+
+def test_sample_cost_priced_in_memory_is_the_sql_pricing_to_the_bit(sample_store):
+    # cost.price repeats crm_core/sql/cost_pricing.sql term by term: at new rates (odd ones, so no product is
+    # exact by chance) the stored facts priced in memory equal the same usage priced by DuckDB, every double the
+    # same, and the scan of the transactions to rounding.
+
+    ds = int(sample_store.datasets()["dataset_id"][0])
+    default = facts_module.default_scope(sample_store, ds)
+    rates = cost.get_rates(sample_store, ds).with_columns(rate=pl.col("default_rate") * 1.37 + 0.113)
+    text = ("WITH\n" + cost.render("facts_usage", facts_rows="(orders + refunded_orders + cancelled_orders "
+                                   "+ interactions) > 0") + ",\n-- @include cost_pricing\n"
+            "SELECT * FROM customer_profit ORDER BY customer_id")
+    scan = cost.cost_to_serve_sql(False)
+    cost.set_rates(sample_store, ds, rates.select("pool", "unit", "rate"))
+    try:
+        in_memory = cost.cost_to_serve(sample_store, default)
+        by_duckdb = sample_store.query(cost.expand(text), {"dataset": ds}).select(in_memory.columns)
+        scanned = sample_store.query(scan, cost.bind(default, scan))
+    finally:  # the module's other tests see the sample at its default rates
+        cost.set_rates(sample_store, ds, rates.select("pool", "unit", pl.col("default_rate").alias("rate")))
+    assert in_memory["cost_to_serve"].sum() > 0 and in_memory["cost_call"].sum() > 0
+    assert_frame_equal(in_memory, by_duckdb, check_exact=True)
+    assert_frame_equal(in_memory, scanned, check_exact=False, rel_tol=1e-12)
+
+
+def test_new_rates_price_the_kept_usage_without_reading_it_again(ds, store, monkeypatch):
+    # The usage of a stored-facts scope is read once; after new rates only the rates are read, and the frame is
+    # the scan's at the new rates.
+    default = facts_module.default_scope(store, ds)
+    before = cost.cost_to_serve(store, default)
+    reads = []
+    real = store.query
+    monkeypatch.setattr(store, "query", lambda text, *a, **k: (reads.append(text), real(text, *a, **k))[1])
+    rates = cost.get_rates(store, ds).with_columns(rate=pl.col("rate") * 2)
+    cost.set_rates(store, ds, rates.select("pool", "unit", "rate"))
+    after = cost.cost_to_serve(store, default)
+    assert not [t for t in reads if "cost_counts" in t]
+    monkeypatch.undo()
+    scanned = store.query(cost.cost_to_serve_sql(False), cost.bind(default, cost.cost_to_serve_sql(False)))
+    assert_frame_equal(after, scanned, check_exact=False, rel_tol=1e-12)
+    assert after["cost_to_serve"].sum() > before["cost_to_serve"].sum()
+    assert after["revenue"].equals(before["revenue"])
