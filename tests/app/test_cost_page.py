@@ -112,6 +112,30 @@ def test_saving_an_edited_rate_changes_the_cost_to_serve(app, store, edit_rates)
     assert kpis(at)["Cost per customer"][0] == before
 
 
+def test_the_page_keeps_the_usage_a_rate_save_prices(app, store, edit_rates, monkeypatch):
+    # After drawing, the page reads what each customer used into memory (in a thread); the save then prices that
+    # usage without reading it again, and shows the same figures as a page computed from scratch.
+    from crm_core.metrics import cost
+
+    at = cost_page(app)
+    dataset_id = store.dataset_id(at.session_state[state.DATASET])
+    for thread, _ in data._background.get((store.path, dataset_id), []):
+        thread.join(timeout=60)
+    reads = []
+    original = store.query
+    monkeypatch.setattr(store, "query", lambda text, *a, **k: (reads.append(text), original(text, *a, **k))[1])
+    edit_rates[("order", "per_order")] = 123.0
+    at.button(key=state.COST_RATES_SAVE).click().run()
+    assert_clean(at)
+    assert not [t for t in reads if "cost_counts" in t], "the save read the usage again"
+    saved = kpis(at)
+    monkeypatch.setattr(store, "query", original)
+    cost._usage = type(cost._usage)(cost.RECENT_USAGE)  # forget it: the page computes everything again
+    data.clear_priced_caches()
+    at.run()
+    assert kpis(at) == saved
+
+
 def test_a_negative_rate_shows_the_error_and_changes_nothing(app, store, edit_rates):
     at = cost_page(app)
     before = kpis(at)["Cost per customer"][0]
@@ -148,7 +172,7 @@ def test_after_a_save_the_priced_views_are_prepared_again_in_the_background(app,
     at.button(key=state.COST_RATES_SAVE).click().run()
     assert_clean(at)
     threads = [t for t, _ in data._background.get((store.path, dataset_id), [])]
-    assert threads, "no background preparation started"
+    assert [t for t in threads if t.name.startswith("crm-lens-prepare")], "no background preparation started"
     for thread in threads:
         thread.join(timeout=120)
     kept = set(results.kept(store, dataset_id)["name"])

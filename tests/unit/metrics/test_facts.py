@@ -362,7 +362,7 @@ def test_new_rates_price_the_kept_usage_without_reading_it_again(ds, store, monk
     cost.set_rates(store, ds, rates.select("pool", "unit", "rate"))
     after = cost.cost_to_serve(store, default)
     assert not [t for t in reads if "cost_counts" in t]
-    monkeypatch.undo()
+    monkeypatch.setattr(store, "query", real)
     scanned = store.query(cost.cost_to_serve_sql(False), cost.bind(default, cost.cost_to_serve_sql(False)))
     assert_frame_equal(after, scanned, check_exact=False, rel_tol=1e-12)
     assert after["cost_to_serve"].sum() > before["cost_to_serve"].sum()
