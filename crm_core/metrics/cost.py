@@ -256,7 +256,8 @@ def served_usage(store: Store, scope: Scope) -> pl.DataFrame:
     """What each customer served in ``scope`` used, read from the stored facts (``facts.reads_stored`` must hold):
     the ``cost_counts`` columns of ``crm_core/sql/facts_usage.sql`` sorted by customer_id, kept in memory."""
     def read() -> pl.DataFrame:
-        text = "WITH\n" + render("facts_usage", facts_rows=_SERVED_FACTS) + "\nSELECT * FROM cost_counts ORDER BY customer_id"
+        usage = render("facts_usage", facts_rows=_SERVED_FACTS)
+        text = f"WITH\n{usage}\nSELECT * FROM cost_counts ORDER BY customer_id"
         return store.query(text, scope.params(text))
 
     key = (getattr(store, "token", id(store)), results.data_version(store, scope.dataset_id, priced=False), scope)

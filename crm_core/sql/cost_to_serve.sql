@@ -6,7 +6,8 @@
 --   cost_interactions(customer_id, kind, duration_minutes, cost, in_window)
 --       interaction rows; only those in_window are costed (the others give their customer a zero row)
 -- and the parameter $dataset, whose rates apply. It counts what each customer used (cost_counts) and prices
--- it with cost_pricing.sql, which the stored facts are priced with too (reprice_facts.sql; cost.price repeats it in memory).
+-- it with cost_pricing.sql, which the stored facts are priced with too (reprice_facts.sql; cost.price repeats
+-- it in memory).
 cost_touch_pool AS (
     -- each interaction in its pool: its kind (trimmed, lower case) when a known kind, else 'other'
     SELECT customer_id, in_window, duration_minutes, cost,
