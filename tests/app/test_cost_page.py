@@ -130,7 +130,7 @@ def test_the_page_keeps_the_usage_a_rate_save_prices(app, store, edit_rates, mon
     assert not [t for t in reads if "cost_counts" in t], "the save read the usage again"
     saved = kpis(at)
     monkeypatch.setattr(store, "query", original)
-    cost._usage = type(cost._usage)(cost.RECENT_USAGE)  # forget it: the page computes everything again
+    monkeypatch.setattr(cost, "_usage", type(cost._usage)(cost.RECENT_USAGE))  # forgotten: computed from scratch
     data.clear_priced_caches()
     at.run()
     assert kpis(at) == saved

@@ -330,7 +330,6 @@ def test_sample_cost_priced_in_memory_is_the_sql_pricing_to_the_bit(sample_store
     # cost.price repeats crm_core/sql/cost_pricing.sql term by term: at new rates (odd ones, so no product is
     # exact by chance) the stored facts priced in memory equal the same usage priced by DuckDB, every double the
     # same, and the scan of the transactions to rounding.
-
     ds = int(sample_store.datasets()["dataset_id"][0])
     default = facts_module.default_scope(sample_store, ds)
     rates = cost.get_rates(sample_store, ds).with_columns(rate=pl.col("default_rate") * 1.37 + 0.113)
