@@ -38,7 +38,15 @@ import polars as pl
 import yaml
 
 from crm_core import results, sql
-from crm_core.metrics.scope import ATTRIBUTE_FILTER, Scope, activity_sql, purchase_totals_sql, purchases_sql
+from crm_core.metrics.scope import (
+    ATTRIBUTE_FILTER,
+    Scope,
+    activity_sql,
+    channel_mode_sql,
+    purchase_totals_sql,
+    purchases_sql,
+    sales_channels,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from crm_core.store import Store
@@ -229,12 +237,15 @@ def reprice_facts(cur, dataset_id: int) -> None:
 # ---------------------------------------------------------------------------------------------- cost to serve
 
 
-def cost_to_serve_sql(filtered: bool = True) -> str:
-    """The scoped cost-to-serve query (parameters: the scope's); ``filtered=False`` for a scope without
-    filters leaves the filter conditions out (same result, less work)."""
+def cost_to_serve_sql(filtered: bool = True, channels: dict | None = None) -> str:
+    """The scoped cost-to-serve query (parameters: the scope's, and ``channels`` when given);
+    ``filtered=False`` for a scope without filters leaves the filter conditions out (same result, less work);
+    ``channels`` (``scope.sales_channels``) counts the main channel in the purchase pass (same result)."""
     return render(
         "cost_to_serve_scope",
-        purchase_totals=purchase_totals_sql(None, days=False),  # distinct purchase days: not a cost measure
+        # distinct purchase days: not a cost measure
+        purchase_totals=purchase_totals_sql(None, days=False, channels=channels),
+        channel_mode=channel_mode_sql(channels, "pass_purchases"),
         purchases=purchases_sql(windowed=True, statuses=None, filtered=filtered),
         interactions=activity_sql("interactions", "occurred_at", windowed=True, filtered=filtered),
     )
@@ -321,8 +332,9 @@ def cost_to_serve(store: Store, scope: Scope) -> pl.DataFrame:
 
     if facts.reads_stored(store, scope):  # what each customer used, kept from the stored facts, priced now
         return price(served_usage(store, scope), get_rates(store, scope.dataset_id))
-    text = cost_to_serve_sql(filtered=scope.filtered)
-    return store.query(text, bind(scope, text))
+    channels = sales_channels(store, scope.dataset_id)
+    text = cost_to_serve_sql(filtered=scope.filtered, channels=channels)
+    return store.query(text, bind(scope, text, **channels))
 
 
 def cost_by(store: Store, scope: Scope, by: ByWhat, *, served: pl.DataFrame | None = None) -> pl.DataFrame:

@@ -24,10 +24,12 @@ from crm_core.metrics.scope import (
     SPAN_SQL,
     Scope,
     activity_sql,
+    channel_mode_sql,
     customer_filter,
     day_bits,
     purchase_totals_sql,
     purchases_sql,
+    sales_channels,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,24 +62,28 @@ _recent = results.Recent(RECENT_COMPUTED)
 
 def _computed(store: Store, scope: Scope, as_of: date | None) -> pl.DataFrame:
     def compute() -> pl.DataFrame:
-        bits = day_bits(store, scope)
-        text = customer_facts_sql(filtered=scope.filtered, bits=bits)
-        return store.query(text, bind(scope, text, as_of=as_of, **bits))
+        bits, channels = day_bits(store, scope), sales_channels(store, scope.dataset_id)
+        text = customer_facts_sql(filtered=scope.filtered, bits=bits, channels=channels)
+        return store.query(text, bind(scope, text, as_of=as_of, **bits, **channels))
 
     key = (getattr(store, "token", id(store)), results.data_version(store, scope.dataset_id), scope, as_of)
     return _recent.get(key, compute)
 
 
-def customer_facts_sql(filtered: bool = True, usage: bool = False, bits: dict | None = None) -> str:
+def customer_facts_sql(
+    filtered: bool = True, usage: bool = False, bits: dict | None = None, channels: dict | None = None
+) -> str:
     """The windowed facts query (parameters: the scope's and ``$as_of``); ``filtered=False`` for a scope
     without filters leaves the filter conditions out of the SQL (same result, less work); ``usage`` adds the
     :data:`USAGE_COLUMNS` (the stored facts keep them). ``bits`` (:func:`~crm_core.metrics.scope.day_bits`,
     then bound with the query) lets a window of up to four years count distinct purchase days with one bitmap
     per customer; without it, or for a longer window, they are counted per 1024-day block, the same numbers
-    (``scope.purchase_totals_sql``)."""
+    (``scope.purchase_totals_sql``). ``channels`` (:func:`~crm_core.metrics.scope.sales_channels`, bound with
+    the query) counts the main channel in the purchase pass instead of its own group-by, the same channel."""
     return render(
         "customer_facts_window",
-        purchase_totals=purchase_totals_sql(bits),
+        purchase_totals=purchase_totals_sql(bits, channels=channels),
+        channel_mode=channel_mode_sql(channels, "pass_purchases"),
         usage="".join(f",\n    COALESCE(e.{c}, 0)::DOUBLE AS {c}" for c in USAGE_COLUMNS) if usage else "",
         purchases=purchases_sql(windowed=False, statuses=None, filtered=filtered),
         interactions=activity_sql("interactions", "occurred_at", windowed=False, filtered=filtered),
@@ -109,9 +115,9 @@ def default_scope(con, dataset_id: int) -> Scope:
 def stored_facts_query(con, dataset_id: int) -> tuple[str, dict]:
     """The query (and parameters) whose result the stored ``customer_facts`` rows of a dataset are."""
     scope = default_scope(con, dataset_id)
-    bits = day_bits(con, scope)
-    text = customer_facts_sql(filtered=False, usage=True, bits=bits)
-    return text, bind(scope, text, as_of=None, **bits)
+    bits, channels = day_bits(con, scope), sales_channels(con, dataset_id)
+    text = customer_facts_sql(filtered=False, usage=True, bits=bits, channels=channels)
+    return text, bind(scope, text, as_of=None, **bits, **channels)
 
 
 def reads_stored(store: Store, scope: Scope, as_of: date | None = None) -> bool:

@@ -183,19 +183,80 @@ def distinct_days_sql(bits: dict | None, column: str = "occurred_at", where: str
     return f"COUNT(DISTINCT CAST({column} AS DATE)){only}"
 
 
-def purchase_totals_sql(bits: dict | None, days: bool = True) -> str:
+def purchase_totals_sql(bits: dict | None, days: bool = True, channels: dict | None = None) -> str:
     """The purchase measures fragment for a query's ``{{purchase_totals}}`` slot (CTE purchase_totals): one
     aggregation with a bitmap of the window's days when ``bits`` (:func:`day_bits`, bound with the query) spans
     at most :data:`DAY_BITS_MAX` days; without ``days`` (distinct purchase days not wanted) one aggregation
-    without them; else the two-level blocks, which need no parameter."""
+    without them; else the two-level blocks, which need no parameter. With ``channels``
+    (:func:`sales_channels`, bound with the query) it also counts each customer's completed purchases in the
+    window per channel, ``channel_n_<i>``, for :func:`channel_mode_sql`."""
     from crm_core import sql
 
-    if not days:
-        return sql.expand(sql.load("purchase_totals")).replace("{{purchase_days}}", "0")
-    if bits is not None and bits["bits_span"] <= DAY_BITS_MAX:
-        expression = distinct_days_sql(bits, "occurred_at", "completed AND in_window")
-        return sql.expand(sql.load("purchase_totals")).replace("{{purchase_days}}", expression)
-    return sql.expand(sql.load("purchase_totals_blocks"))
+    counted = bool(channels)
+    counts = "".join(
+        f",\n        COUNT(*) FILTER (WHERE completed AND in_window AND channel = ${key})".ljust(77)
+        + f"AS channel_n_{i}"
+        for i, key in enumerate(channels or {})
+    )
+    if days and (bits is None or bits["bits_span"] > DAY_BITS_MAX):
+        sums = "".join(f",\n        SUM(channel_n_{i})::BIGINT AS channel_n_{i}" for i in range(len(channels or {})))
+        return (sql.expand(sql.load("purchase_totals_blocks")).replace("{{channel_counts}}", counts)
+                .replace("{{channel_sums}}", sums).replace("{{channel}}", "channel, " if counted else ""))
+    expression = distinct_days_sql(bits, "occurred_at", "completed AND in_window") if days else "0"
+    return (sql.expand(sql.load("purchase_totals")).replace("{{purchase_days}}", expression)
+            .replace("{{channel_counts}}", counts))
+
+
+# A customer's main channel (the most frequent among the completed purchases in the window, on a tie the last by
+# name) takes a group-by of (customer, channel) pairs and one per customer, then a join: ~1 s of CPU at 10M
+# purchases. While a dataset has few channels, counting each in the purchase pass instead (COUNT ... FILTER per
+# channel, the names bound) and picking the largest count is cheaper: a computed window's facts at 1M customers /
+# 10M purchases with 4 channels took 3.04 s against 3.20 s (all time) and 3.39 against 3.64 s (a year), medians
+# of 6 alternating runs. Every count is a filtered aggregate over every purchase, so above this many channels the
+# group-by is cheaper.
+CHANNELS_COUNTED_MAX = 12
+CHANNELS_SQL = (
+    "SELECT DISTINCT channel FROM purchases WHERE dataset_id = ? AND status = 'completed' AND channel IS NOT NULL "
+    "ORDER BY channel"
+)
+
+
+def sales_channels(con, dataset_id: int) -> dict:
+    """``{"channel_0": name, ...}``: the dataset's channels of completed purchases in DuckDB's order of names
+    (the order a tie is broken by), to bind with a query whose purchase pass counts them
+    (:func:`purchase_totals_sql`, :func:`channel_mode_sql`); empty without channels or above
+    :data:`CHANNELS_COUNTED_MAX`. ``con`` is a store or a DuckDB cursor."""
+    cur = con.cursor() if hasattr(con, "transaction") else con
+    names = [row[0] for row in cur.execute(CHANNELS_SQL, [dataset_id]).fetchall()]
+    if len(names) > CHANNELS_COUNTED_MAX:
+        return {}
+    return {f"channel_{i}": name for i, name in enumerate(names)}
+
+
+def channel_mode_sql(channels: dict | None, purchases: str) -> str:
+    """The body of a ``channel_mode`` CTE: customer_id and main_channel, the most frequent channel of the
+    customer's completed purchases in the window, on a tie the last by name (the greatest (count, channel)
+    pair). With ``channels`` (:func:`sales_channels`) it picks from purchase_totals' per-channel counts
+    (:func:`purchase_totals_sql` with the same ``channels``); without, it groups ``purchases``, a CTE with
+    customer_id, channel, status and in_window."""
+    if not channels:
+        return (
+            "SELECT customer_id, arg_max(channel, (n, channel)) AS main_channel\n"
+            "    FROM (\n"
+            "        SELECT customer_id, channel, COUNT(*) AS n\n"
+            f"        FROM {purchases}\n"
+            "        WHERE in_window AND status = 'completed' AND channel IS NOT NULL\n"
+            "        GROUP BY ALL\n"
+            "    )\n"
+            "    GROUP BY customer_id"
+        )
+    counts = [f"channel_n_{i}" for i in range(len(channels))]
+    # the last name first: of the channels with the top count, the first WHEN met is the last by name
+    picks = " ".join(f"WHEN {counts[i]} = top THEN ${key}" for i, key in reversed(list(enumerate(channels))))
+    return (
+        f"SELECT customer_id, CASE WHEN top > 0 THEN CASE {picks} END END AS main_channel\n"
+        f"    FROM (SELECT customer_id, {', '.join(counts)}, greatest({', '.join(counts)}) AS top FROM purchase_totals)"
+    )
 
 
 def activity_sql(table: str, time_column: str, *, windowed: bool = True, filtered: bool = True) -> str:

@@ -3,14 +3,12 @@
 -- subqueries in the purchases and interactions slots. Purchase measures: purchase_totals.sql; costing:
 -- cost_to_serve.sql.
 WITH
-scope_purchases AS NOT MATERIALIZED (
-    -- the scope's purchases; NOT MATERIALIZED: its two consumers (the purchase pass and channel_mode)
-    -- each rescan the columns they need, cheaper than buffering every purchase row once
-    SELECT sp.customer_id, sp.occurred_at, sp.status, sp.amount, sp.cost, sp.discount, sp.channel
+pass_purchases AS NOT MATERIALIZED (
+    -- the scope's purchases; NOT MATERIALIZED: when channel_mode groups them too, its two consumers each
+    -- rescan the columns they need, cheaper than buffering every purchase row once
+    SELECT sp.customer_id, sp.occurred_at, sp.status, sp.amount, sp.cost, sp.discount, sp.channel,
+        TRUE AS in_window
     FROM ({{purchases}}) AS sp
-),
-pass_purchases AS (
-    SELECT customer_id, occurred_at, status, amount, cost, discount, TRUE AS in_window FROM scope_purchases
 ),
 {{purchase_totals}}
 ,
@@ -25,15 +23,8 @@ cost_interactions AS (
 ,
 channel_mode AS (
     -- most frequent sales channel of the completed purchases; on a tie the last by name, as in the
-    -- customer facts (MODE would break ties arbitrarily, run to run)
-    SELECT customer_id, arg_max(channel, (n, channel)) AS main_channel
-    FROM (
-        SELECT customer_id, channel, COUNT(*) AS n
-        FROM scope_purchases
-        WHERE status = 'completed' AND channel IS NOT NULL
-        GROUP BY ALL
-    )
-    GROUP BY customer_id
+    -- customer facts (MODE would break ties arbitrarily, run to run): scope.channel_mode_sql
+    {{channel_mode}}
 )
 SELECT
     k.customer_id, c.region, c.segment, c.owner, m.main_channel,

@@ -8,8 +8,8 @@
 -- cost_to_serve.sql (the same CTEs as the stored customer_facts).
 WITH
 pass_purchases AS NOT MATERIALIZED (
-    -- purchases up to the window end, any status. NOT MATERIALIZED: its two consumers (purchase_totals and
-    -- channel_mode) each rescan the columns they need, cheaper than buffering the 10M joined rows once
+    -- purchases up to the window end, any status. NOT MATERIALIZED: when channel_mode groups them too, its
+    -- two consumers each rescan the columns they need, cheaper than buffering the 10M joined rows once
     SELECT
         hp.customer_id, hp.occurred_at, hp.status, hp.amount, hp.cost, hp.discount, hp.channel,
         ($start_ts::TIMESTAMP IS NULL OR hp.occurred_at >= $start_ts::TIMESTAMP) AS in_window
@@ -33,15 +33,8 @@ cost_interactions AS (
 ,
 channel_mode AS (
     -- most frequent sales channel of the completed purchases in the window; on a tie the last by name
-    -- (the greatest (count, channel) pair)
-    SELECT customer_id, arg_max(channel, (n, channel)) AS main_channel
-    FROM (
-        SELECT customer_id, channel, COUNT(*) AS n
-        FROM pass_purchases
-        WHERE in_window AND status = 'completed' AND channel IS NOT NULL
-        GROUP BY ALL
-    )
-    GROUP BY customer_id
+    -- (scope.channel_mode_sql: from purchase_totals' counts per channel, or a group-by of pass_purchases)
+    {{channel_mode}}
 ),
 answers AS (
     -- latest NPS and CSAT answers up to the window end

@@ -9,6 +9,8 @@
 -- ~10M groups for 10M purchases). Instead each (customer, 1024-day block) group keeps a 1024-bit bitmap
 -- of its days (bitstring_agg, fixed size whatever the data's date range) and the days are the set bits,
 -- summed over blocks. Every other measure rides along in the same two-level pass.
+-- The channel_counts, channel_sums and channel slots hold the completed purchases in the window per channel
+-- (per block, then summed) and the column they need, or nothing (crm_core.metrics.scope.purchase_totals_sql).
 purchase_blocks AS (
     SELECT
         customer_id,
@@ -26,11 +28,11 @@ purchase_blocks AS (
         SUM(amount) FILTER (WHERE completed AND in_window)                   AS revenue,
         SUM(cost) FILTER (WHERE completed AND in_window)                     AS cogs,
         COUNT(cost) FILTER (WHERE completed AND in_window)                   AS orders_with_cost,
-        SUM(discount) FILTER (WHERE completed AND in_window)                 AS discounts
+        SUM(discount) FILTER (WHERE completed AND in_window)                 AS discounts{{channel_counts}}
     FROM (
         -- days since 0001-01-01: never negative, so // and % split them into block and bit
         SELECT
-            customer_id, occurred_at, status, amount, cost, discount, in_window,
+            customer_id, occurred_at, status, amount, cost, discount, {{channel}}in_window,
             status = 'completed'                                             AS completed,
             date_diff('day', DATE '0001-01-01', occurred_at::DATE)           AS day_number
         FROM pass_purchases
@@ -54,7 +56,7 @@ purchase_totals AS (
         COALESCE(SUM(revenue), 0)                                            AS revenue,
         SUM(cogs)                                                            AS cogs,
         SUM(orders_with_cost)::BIGINT                                        AS orders_with_cost,
-        COALESCE(SUM(discounts), 0)                                          AS discounts
+        COALESCE(SUM(discounts), 0)                                          AS discounts{{channel_sums}}
     FROM purchase_blocks
     GROUP BY customer_id
 )

@@ -9,7 +9,7 @@ import polars as pl
 from polars.testing import assert_frame_equal
 import pytest
 
-from crm_core import views
+from crm_core import results, views
 from crm_core.metrics import cost, portfolio
 from crm_core.metrics import facts as facts_module
 from crm_core.metrics.facts import customer_facts
@@ -279,6 +279,49 @@ def test_main_channel_ties_are_broken_the_same_way_everywhere(store):
     served = cost.cost_to_serve(store, Scope(ds))
     for frame in (stored, windowed, served):
         assert dict(zip(frame["customer_id"], frame["main_channel"])) == expected
+
+
+def test_main_channel_counted_in_the_purchase_pass_equals_the_group_by(store, monkeypatch):
+    # By hand: a ties Store/Web (the last by name, Web); b buys Store twice and Web once (Store); c's completed
+    # purchases have no channel and its Web order was refunded (no main channel); d buys Web once in 2018 and
+    # Phone in 2024, so a window from 2024 leaves Phone. Counted per channel (scope.sales_channels: few channels)
+    # or grouped (above CHANNELS_COUNTED_MAX, or no channels bound), with day bitmaps or 1024-day blocks, in the
+    # facts and in the scanned cost to serve, the same main channels.
+    from crm_core.metrics import scope as scope_module
+
+    tx = pl.DataFrame({
+        "customer_id": ["a", "a", "b", "b", "b", "c", "c", "d", "d"],
+        "occurred_at": [datetime(2024, 1, d) for d in (1, 2, 3, 4, 5, 6, 7)] + [datetime(2018, 5, 1),
+                                                                               datetime(2024, 1, 8)],
+        "amount": [1.0] * 9,
+        "channel": ["Store", "Web", "Store", "Web", "Store", None, "Web", "Web", "Phone"],
+        "status": ["completed"] * 6 + ["refunded", "completed", "completed"],
+    })
+    ds = store.load("channels", [TableLoad("transactions", tx, "t.csv")]).dataset_id
+    assert scope_module.sales_channels(store, ds) == {"channel_0": "Phone", "channel_1": "Store", "channel_2": "Web"}
+    whole = Scope(ds)  # 2018-2024: longer than DAY_BITS_MAX, the blocks
+    recent = Scope(ds, start=date(2024, 1, 1), end=date(2024, 1, 31))  # the bitmap
+    hand = {whole: {"a": "Web", "b": "Store", "c": None, "d": "Web"},  # d: a tie Web/Phone, the last by name
+            recent: {"a": "Web", "b": "Store", "c": None, "d": "Phone"}}
+    filtered = Scope(ds, channels=("Store", "Web"))  # a channel filter: computed, and d's Phone left out
+
+    def main_channels():
+        got = {}
+        for sc in (whole, recent, filtered):
+            got[sc, "facts"] = dict(zip(*customer_facts(store, sc).select("customer_id", "main_channel")))
+            got[sc, "cost"] = dict(zip(*cost.cost_to_serve(store, sc).select("customer_id", "main_channel")))
+        return got
+
+    counted = main_channels()
+    for sc, expected in hand.items():
+        assert counted[sc, "facts"] == expected
+        assert counted[sc, "cost"] == expected
+    assert counted[filtered, "facts"] == {"a": "Web", "b": "Store", "c": None, "d": "Web"}
+    assert "channel_n_0" in facts_module.customer_facts_sql(bits=None, channels={"channel_0": "Web"})
+    monkeypatch.setattr(scope_module, "CHANNELS_COUNTED_MAX", 2)
+    assert scope_module.sales_channels(store, ds) == {}
+    monkeypatch.setattr(facts_module, "_recent", results.Recent(facts_module.RECENT_COMPUTED))  # computed again
+    assert main_channels() == counted
 
 
 def test_sample_cost_from_the_stored_facts_equals_the_scan(sample_store):
