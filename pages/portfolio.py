@@ -168,6 +168,7 @@ def quadrant_section(p: dict, ds: dict, unit: str, name: str, currency: str | No
     )
 
 
+@widgets.section("Portfolio page, top customers")  # a customer picked reruns this section alone
 def top_section(p: dict, ds: dict, scope, span, unit: str, name: str, currency: str | None) -> None:
     st.subheader("Top customers")
     top = p["top"]
