@@ -37,6 +37,7 @@ __all__ = [
     "profile_heatmap",
     "profit_histogram",
     "purchases_figure",
+    "quadrant_axes",
     "quadrant_figure",
     "rfm_treemap",
     "sample_points",
@@ -258,23 +259,46 @@ def rfm_treemap(summary: pl.DataFrame, *, currency: str | None = None) -> go.Fig
     return fig
 
 
+def quadrant_axes(quadrants: pl.DataFrame) -> dict:
+    """Where :func:`quadrant_figure` draws its split lines and how far it zooms, from every customer of
+    :func:`crm_core.metrics.portfolio.cost_quadrants`'s output: ``value_split`` and ``cost_split`` (the medians
+    the quadrants are split at), ``x_range`` and ``y_range`` (opened zoomed to the 99th percentiles when a long
+    tail would squeeze everyone else into a corner; None: plotly's own) and ``customers``. A page drawing a sample
+    of the customers passes these along with it, so the lines are where the quadrants split, not the sample's
+    medians."""
+    axes = {"value_split": None, "cost_split": None, "x_range": None, "y_range": None, "customers": quadrants.height}
+    if not quadrants.height:
+        return axes
+    axes["value_split"] = quadrants["value_axis"].median()
+    axes["cost_split"] = quadrants["cost_axis"].median()
+    if quadrants.height >= 200:  # plotly's Autoscale still shows every point
+        x_hi = quadrants["cost_axis"].quantile(0.99)
+        y_lo, y_hi = quadrants["value_axis"].min(), quadrants["value_axis"].quantile(0.99)
+        if x_hi and y_hi and (x_hi < quadrants["cost_axis"].max() or y_hi < quadrants["value_axis"].max()):
+            axes["x_range"] = [0, x_hi * 1.05]
+            axes["y_range"] = [min(0.0, y_lo * 1.05), y_hi * 1.05]
+    return axes
+
+
 def quadrant_figure(
     quadrants: pl.DataFrame,
     *,
     currency: str | None = None,
     max_points: int = MAX_POINTS,
+    axes: dict | None = None,
 ) -> go.Figure:
     """Value × cost-to-serve scatter (Shapiro et al. 1987), one colour per quadrant, median split lines.
 
     ``quadrants`` is :func:`crm_core.metrics.portfolio.cost_quadrants`'s output (``customer_id``,
-    ``value_axis``, ``cost_axis``, ``value_basis``, ``quadrant``). The split lines are the medians of all
-    customers; the points are at most ``max_points`` of them (:func:`sample_points`).
+    ``value_axis``, ``value_basis``, ``quadrant``), or a sample of it with ``axes``
+    (:func:`quadrant_axes` of every customer). The split lines are the medians of all customers; the points
+    are at most ``max_points`` of them (:func:`sample_points`).
     """
     unit = money_unit(currency)
     basis = quadrants["value_basis"][0] if quadrants.height and "value_basis" in quadrants.columns else "margin"
     value_name = "Gross margin" if basis == "margin" else str(basis).replace("_", " ").capitalize()
-    v_split = quadrants["value_axis"].median() if quadrants.height else None
-    c_split = quadrants["cost_axis"].median() if quadrants.height else None
+    axes = quadrant_axes(quadrants) if axes is None else axes
+    v_split, c_split = axes["value_split"], axes["cost_split"]
     pts = sample_points(quadrants, max_points).with_columns(pl.col("quadrant").cast(pl.String))
     dtype = quadrants.schema.get("quadrant")
     order = list(dtype.categories) if isinstance(dtype, pl.Enum) else sorted(set(pts["quadrant"].drop_nulls()))
@@ -300,23 +324,16 @@ def quadrant_figure(
         fig.add_vline(x=c_split, line={"color": GREY, "dash": "dash", "width": 1},
                       annotation_text="median cost to serve", annotation_position="top right")
     sub = "Split at the medians; Shapiro, Rangan, Moriarty & Ross (1987)"
-    x_range = y_range = None
-    if quadrants.height >= 200:
-        # a long tail squeezes everyone else into a corner: open zoomed to the 99th percentiles
-        # (plotly's Autoscale shows every point)
-        x_hi = quadrants["cost_axis"].quantile(0.99)
-        y_lo, y_hi = quadrants["value_axis"].min(), quadrants["value_axis"].quantile(0.99)
-        if x_hi and y_hi and (x_hi < quadrants["cost_axis"].max() or y_hi < quadrants["value_axis"].max()):
-            x_range = [0, x_hi * 1.05]
-            y_range = [min(0.0, y_lo * 1.05), y_hi * 1.05]
-            sub += "; zoomed to the 99th percentiles (Autoscale shows all)"
-    if quadrants.height > max_points:
-        sub += f"; {max_points:,} of {quadrants.height:,} customers drawn"
+    if axes["x_range"] is not None:
+        sub += "; zoomed to the 99th percentiles (Autoscale shows all)"
+    if axes["customers"] > pts.height:
+        sub += f"; {pts.height:,} of {axes['customers']:,} customers drawn"
     fig.update_layout(
         **_LAYOUT,
         title=_title(f"{value_name} × cost to serve", sub),
-        xaxis={"title": {"text": f"Cost to serve ({unit})"}, "tickformat": ",.0f", "rangemode": "tozero", "range": x_range},
-        yaxis={"title": {"text": f"{value_name} ({unit})"}, "tickformat": ",.0f", "range": y_range},
+        xaxis={"title": {"text": f"Cost to serve ({unit})"}, "tickformat": ",.0f", "rangemode": "tozero",
+               "range": axes["x_range"]},
+        yaxis={"title": {"text": f"{value_name} ({unit})"}, "tickformat": ",.0f", "range": axes["y_range"]},
         legend={"orientation": "h", "yanchor": "top", "y": -0.15, "x": 0, "title": {"text": "Quadrant"}},
         height=480,
     )

@@ -76,6 +76,7 @@ def portfolio(store, scope: Scope, top: int = TOP_CUSTOMERS) -> dict:
         "quadrants": charts.sample_points(
             quadrants.select("customer_id", "value_axis", "cost_axis", "value_basis", "quadrant")
         ),
+        "quadrant_axes": charts.quadrant_axes(quadrants),  # split lines and zoom from every customer
         "quadrant_count": quadrants.height,
         "quadrant_summary": pf.quadrant_summary(quadrants),
         "cost_known": bool(b["cost_to_serve"].fill_null(0).abs().sum() > 0),

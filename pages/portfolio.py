@@ -142,7 +142,8 @@ def quadrant_section(p: dict, ds: dict, unit: str, name: str, currency: str | No
     if not p["cost_known"] or not int(ds.get("interactions") or 0):
         st.info(NO_INTERACTIONS, icon=":material/info:")
     quadrants = p["quadrants"]
-    st.plotly_chart(charts.quadrant_figure(quadrants, currency=currency), config=CHART_CONFIG, key="portfolio_quadrants")
+    st.plotly_chart(charts.quadrant_figure(quadrants, currency=currency, axes=p["quadrant_axes"]), config=CHART_CONFIG,
+                    key="portfolio_quadrants")
     if p["quadrant_count"] > quadrants.height:
         st.caption(
             f"The chart draws a random sample of {quadrants.height:,} of the {p['quadrant_count']:,} customers; the "

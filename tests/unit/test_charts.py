@@ -122,6 +122,24 @@ def test_large_scatters_are_sampled_to_the_limit():
         "customer_id"].to_list()
 
 
+
+def test_a_sampled_scatter_splits_where_every_customer_splits():
+    # The Portfolio view keeps a sample of the points and quadrant_axes of every customer: the dashed lines are
+    # the medians the quadrants were split at (cost_quadrants), not the sample's, and the subtitle counts all.
+    big = pl.DataFrame(
+        {"customer_id": [f"C{i}" for i in range(7000)], "margin": [float(i * i % 1009) for i in range(7000)],
+         "revenue": [1.0] * 7000, "cost_to_serve": [float(i % 13) * (i % 7) for i in range(7000)]}
+    )
+    q = pf.cost_quadrants(big)
+    sample = charts.sample_points(q, 500)
+    assert sample["value_axis"].median() != q["value_axis"].median()  # else this test could not fail
+    fig = charts.quadrant_figure(sample, axes=charts.quadrant_axes(q))
+    lines = {("y" if shape.y0 == shape.y1 else "x"): (shape.y0 if shape.y0 == shape.y1 else shape.x0)
+             for shape in fig.layout.shapes}
+    assert lines == {"y": q["value_axis"].median(), "x": q["cost_axis"].median()}
+    assert "500 of 7,000 customers drawn" in fig.layout.title.subtitle.text
+    assert list(fig.layout.xaxis.range) == [0, q["cost_axis"].quantile(0.99) * 1.05]
+
 # ---------------------------------------------------------------------------------------------------- differentiate
 PROFILE = pl.DataFrame(
     {
