@@ -56,24 +56,42 @@ class Recent:
     """The last ``size`` values computed in this process, by key (least recently used dropped first): what is
     too specific to keep in the store — filtered scopes, a window's computed facts — reused by the views and
     pages that ask for it again. Keys carry the store and the data version (:func:`data_version`), so a value
-    from before a write is never returned. Thread-safe; two threads missing the same key may both compute it."""
+    from before a write is never returned. Thread-safe, and a key is computed once at a time: a thread missing a
+    key another thread is computing waits for that value (e.g. a rate save on the Cost page while the page's
+    thread still reads the usage it prices, which would otherwise be read twice on the same two cores); when
+    that computation fails, the waiting thread computes the value itself."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._values: OrderedDict[tuple, Any] = OrderedDict()
+        self._computing: dict[tuple, tuple[int, threading.Event]] = {}  # key: (computing thread, done)
         self._lock = threading.Lock()
 
     def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
-        with self._lock:
-            if key in self._values:
-                self._values.move_to_end(key)
-                return self._values[key]
-        value = compute()
-        with self._lock:
-            self._values[key] = value
-            while len(self._values) > self.size:
-                self._values.popitem(last=False)
-        return value
+        me = threading.get_ident()
+        while True:
+            with self._lock:
+                if key in self._values:
+                    self._values.move_to_end(key)
+                    return self._values[key]
+                owner, done = self._computing.get(key, (me, None))
+                if done is None or owner == me:  # nobody computes it (or this thread, deeper down): compute
+                    done = threading.Event()
+                    self._computing.setdefault(key, (me, done))
+                    break
+            done.wait()  # then read it, or compute it if that computation failed
+        try:
+            value = compute()
+            with self._lock:
+                self._values[key] = value
+                while len(self._values) > self.size:
+                    self._values.popitem(last=False)
+            return value
+        finally:
+            with self._lock:
+                if self._computing.get(key, (None, None))[1] is done:
+                    del self._computing[key]
+            done.set()
 
 
 def migrate(cur) -> None:

@@ -448,3 +448,57 @@ def test_recent_keeps_the_last_values_by_use():
     recent.get(("c",), value(3))  # "b" is the least recently used: dropped
     assert recent.get(("a",), value(8)) == 1 and recent.get(("b",), value(4)) == 4
     assert calls == [1, 2, 3, 4]
+
+
+def test_recent_computes_a_key_once_while_threads_ask_for_it_together():
+    # A thread asking for a key another thread is computing waits for that value instead of computing it again;
+    # when that computation fails, the waiting thread computes the value itself.
+    import threading
+
+    recent = results.Recent(2)
+    started, release = threading.Event(), threading.Event()
+    calls = []
+
+    def slow():
+        calls.append("slow")
+        started.set()
+        release.wait(5)
+        return "first"
+
+    got = []
+    first = threading.Thread(target=lambda: got.append(recent.get(("k",), slow)))
+    first.start()
+    assert started.wait(5)
+    second = threading.Thread(target=lambda: got.append(recent.get(("k",), lambda: calls.append("again") or "2nd")))
+    second.start()
+    second.join(0.2)
+    assert second.is_alive()  # waiting for the first thread's value, not computing its own
+    release.set()
+    first.join(5), second.join(5)
+    assert got == ["first", "first"] and calls == ["slow"]
+
+    started.clear(), release.clear()
+
+    def failing():
+        started.set()
+        release.wait(5)
+        raise RuntimeError("no value")
+
+    errors = []
+
+    def ask_failing():
+        try:
+            recent.get(("f",), failing)
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    first = threading.Thread(target=ask_failing)
+    first.start()
+    assert started.wait(5)
+    second = threading.Thread(target=lambda: got.append(recent.get(("f",), lambda: "computed again")))
+    second.start()
+    release.set()
+    first.join(5), second.join(5)
+    assert errors == ["no value"] and got[-1] == "computed again"
+    # a compute asking for its own key (this thread, deeper down) computes it rather than wait for itself
+    assert recent.get(("r",), lambda: recent.get(("r",), lambda: "inner")) == "inner"
