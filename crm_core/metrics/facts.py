@@ -40,16 +40,27 @@ if TYPE_CHECKING:  # pragma: no cover
 # price them again without a rescan (crm_core/sql/reprice_facts.sql, cost.price); not in the frames.
 USAGE_COLUMNS: tuple[str, ...] = tuple(f"{m}_{p}" for m in ("minutes", "direct") for p in INTERACTION_POOLS)
 _NOT_USAGE = f"* EXCLUDE ({', '.join(USAGE_COLUMNS)})"
-STORED_SQL = f"SELECT {_NOT_USAGE} FROM customer_facts WHERE dataset_id = $dataset ORDER BY customer_id"
+# The stored rows are written sorted by customer_id (the facts query's ORDER BY) and DuckDB returns a table's rows
+# in the order they were written (preserve_insertion_order, on by default), so these reads leave out the ORDER BY
+# and check the order instead (:func:`_read_stored`): at 1M customers the read took 0.16 s against 0.33 s, 0.08 s
+# against 0.12 s with a region filter.
+STORED_SQL = f"SELECT {_NOT_USAGE} FROM customer_facts WHERE dataset_id = $dataset"
 # The stored rows of the customers passing region / segment / owner filters. Those filters act per customer
 # on the customers table, whose region, segment and owner the facts carry (null for a customer missing from
 # it, whom any such filter leaves out), so this equals the windowed query with the filters, in a read.
 STORED_FILTERED_SQL = f"""
 SELECT {_NOT_USAGE} FROM customer_facts
 WHERE dataset_id = $dataset
-  AND {ATTRIBUTE_FILTER}
-ORDER BY customer_id
-"""
+  AND {ATTRIBUTE_FILTER}"""
+
+
+def _read_stored(store: Store, text: str, params: dict) -> pl.DataFrame:
+    """Stored facts rows read in the table's order, which is customer_id order (checked: 4 ms at 1M customers);
+    read again with an ORDER BY in the case they are not."""
+    frame = store.query(text, params)
+    if frame["customer_id"].is_sorted():
+        return frame
+    return store.query(f"{text}\nORDER BY customer_id", params)
 
 
 # Facts computed from the transactions (not the stored rows) are remembered per process: after a window change
@@ -179,6 +190,6 @@ def customer_facts(store: Store, scope: Scope, as_of: date | None = None) -> pl.
             raise ValueError(f"as_of {as_of} is before the window end {scope.end}; pick a day on or after it.")
     if reads_stored(store, scope, as_of):
         if not scope.filtered:
-            return store.query(STORED_SQL, {"dataset": scope.dataset_id})
-        return store.query(STORED_FILTERED_SQL, scope.params(STORED_FILTERED_SQL))
+            return _read_stored(store, STORED_SQL, {"dataset": scope.dataset_id})
+        return _read_stored(store, STORED_FILTERED_SQL, scope.params(STORED_FILTERED_SQL))
     return _computed(store, scope, as_of)

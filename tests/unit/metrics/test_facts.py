@@ -324,6 +324,24 @@ def test_main_channel_counted_in_the_purchase_pass_equals_the_group_by(store, mo
     assert main_channels() == counted
 
 
+def test_stored_facts_come_sorted_by_customer_even_when_the_table_is_not(ds, store):
+    # The stored reads leave out ORDER BY (the rows are written in customer order); rows stored in another
+    # order (here written in reverse) are read again sorted, with or without a region filter.
+    default = facts_module.default_scope(store, ds)
+    region = Scope(ds, default.start, default.end, regions=("EU",))
+    before = {sc: customer_facts(store, sc) for sc in (default, region)}
+    assert [f["customer_id"].to_list() for f in before.values()] == [["a", "b", "c"], ["a", "c"]]
+    with store.transaction() as cur:
+        cur.execute("CREATE TEMP TABLE kept AS SELECT * FROM customer_facts WHERE dataset_id = ?", [ds])
+        cur.execute("DELETE FROM customer_facts WHERE dataset_id = ?", [ds])
+        cur.execute("INSERT INTO customer_facts SELECT * FROM kept ORDER BY customer_id DESC")
+        cur.execute("DROP TABLE kept")
+    assert store.query("SELECT customer_id FROM customer_facts WHERE dataset_id = $d", {"d": ds})[
+        "customer_id"].to_list() == ["c", "b", "a"]  # the table's own order
+    for sc, frame in before.items():
+        assert customer_facts(store, sc).equals(frame)
+
+
 def test_sample_cost_from_the_stored_facts_equals_the_scan(sample_store):
     # The sample has every interaction kind, minutes and explicit costs: priced from the stored facts (default
     # window, with or without a region) it equals the scan; after new rates, too.
