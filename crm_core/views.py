@@ -67,10 +67,10 @@ def portfolio(store, scope: Scope, top: int = TOP_CUSTOMERS) -> dict:
     segmented = pf.rfm_segments(pf.rfm_scores(b))
     return {
         "customers": b.height,
-        "summary": pf.portfolio_summary(b),
+        "summary": pf.portfolio_summary(b, revenue_curve=curve),  # the revenue curve sorted once for all three
         "curve": charts.thin_curve(curve.curve.select("customer_share", "value_share"), CURVE_POINTS),
         "pareto_point": curve.pareto_point,
-        "abc": pf.abc_summary(pf.abc_classes(b, "revenue")),
+        "abc": pf.abc_summary(pf.abc_classes(b, "revenue", curve=curve)),
         "rfm": pf.rfm_summary(segmented),
         "rfm_excluded": b.height - segmented.height,
         "quadrants": charts.sample_points(

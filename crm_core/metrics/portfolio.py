@@ -110,8 +110,21 @@ def _validate_cols(
     if missing:
         raise ValueError(f"Required column(s) missing: {', '.join(missing)} (have: {', '.join(data.columns)}).")
     for col in must_be_unique:
-        if data.height and data.get_column(col).n_unique() != data.height:
+        if _has_duplicates(data.get_column(col)):
             raise ValueError(f"Column {col!r} has duplicate values; expected one row per customer.")
+
+
+def _has_duplicates(values: pl.Series) -> bool:
+    """Whether a key column repeats a value (two nulls count as a repeat, as ``n_unique`` counts them). Customer
+    facts come sorted by customer_id, and in a sorted column only neighbours can be equal: comparing them costs
+    ~0.01 s at a million ids where hashing every id (``n_unique``) cost ~0.04 s, 18 times in a Portfolio view
+    (0.69 of its 1.9 s). Other columns are hashed."""
+    n = values.len()
+    if n < 2:
+        return False
+    if values.is_sorted():  # nulls first, then ascending: equal values are neighbours
+        return bool(values.slice(1).eq_missing(values.slice(0, n - 1)).any())
+    return values.n_unique() != n
 
 
 def _values(
@@ -338,6 +351,7 @@ def abc_classes(
     a: float = 0.8,
     b: float = 0.95,
     id_column: str = ID,
+    curve: ParetoCurve | None = None,
 ) -> pl.DataFrame:
     """ABC classification of customers by value (Pareto / inventory-style ABC analysis).
 
@@ -364,6 +378,8 @@ def abc_classes(
         Class thresholds, 0 < a < b <= 1.
     id_column
         Customer key.
+    curve
+        ``pareto(values, column, target=a)`` when the caller has it already (one sort fewer).
 
     Returns
     -------
@@ -373,9 +389,11 @@ def abc_classes(
     """
     if not 0.0 < a < b <= 1.0:
         raise ValueError(f"Need 0 < a < b <= 1, got a={a}, b={b}")
-    if not isinstance(values, pl.DataFrame):
-        column = None
-    return _abc_from_curve(pareto(values, column, target=a, id_column=id_column), a, b, id_column)
+    if curve is None:
+        curve = pareto(values, column if isinstance(values, pl.DataFrame) else None, target=a, id_column=id_column)
+    elif curve.target != a or curve.curve.height + curve.missing != len(values):
+        raise ValueError("curve must be pareto(values, column, target=a) of these values")
+    return _abc_from_curve(curve, a, b, id_column)
 
 
 def _abc_from_curve(curve: ParetoCurve, a: float, b: float, id_column: str) -> pl.DataFrame:
@@ -716,7 +734,12 @@ def quadrant_summary(quadrants: pl.DataFrame, profit: str = "net_profit") -> pl.
 # headline figures
 # --------------------------------------------------------------------------------------------------
 def portfolio_summary(
-    frame: pl.DataFrame, *, revenue: str = "revenue", margin: str = "margin", id_column: str = ID
+    frame: pl.DataFrame,
+    *,
+    revenue: str = "revenue",
+    margin: str = "margin",
+    id_column: str = ID,
+    revenue_curve: ParetoCurve | None = None,
 ) -> dict[str, Any]:
     """Headline figures of the portfolio page, over the customers of ``frame``.
 
@@ -725,10 +748,16 @@ def portfolio_summary(
     positive), ``pareto_point_revenue`` (share of customers making 80 % of revenue), ``gini_revenue``
     (None if revenue has negatives or sums to 0), ``abc_a_share`` (share of customers in class A of
     revenue), ``margin_customers`` (customers with a known margin; no sales counts as margin 0),
-    ``margin_defined``.
+    ``margin_defined``. ``revenue_curve``: ``pareto(frame, revenue)`` when the caller has it already (one sort
+    fewer at a million customers).
     """
     _validate_cols(frame, [id_column, revenue], must_be_unique=[id_column])  # checked once, here
-    rev = _pareto(*_values(frame, revenue, id_column, validate=False), target=0.8, id_column=id_column)
+    if revenue_curve is None:
+        rev = _pareto(*_values(frame, revenue, id_column, validate=False), target=0.8, id_column=id_column)
+    elif revenue_curve.target != 0.8 or revenue_curve.curve.height + revenue_curve.missing != frame.height:
+        raise ValueError("revenue_curve must be pareto(frame, revenue) of this frame")
+    else:
+        rev = revenue_curve
     mar = None
     if margin in frame.columns:
         # a customer with no sales has margin 0, not an unknown margin (as in cost_quadrants)

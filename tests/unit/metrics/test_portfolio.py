@@ -120,6 +120,16 @@ def test_pareto_rejects_duplicate_customers():
         P.pareto(pl.DataFrame({"customer_id": ["a", "a"], "revenue": [1.0, 2.0]}), "revenue")
     with pytest.raises(ValueError, match="missing"):
         P.pareto(pl.DataFrame({"customer_id": ["a"]}), "revenue")
+    # sorted ids (as customer facts come) are checked by neighbours, others by hashing: the same answers
+    for ids, repeated in ((["a", "b", "b", "c"], True), (["b", "c", "b"], True), ([None, None, "a"], True),
+                          (["a", None, None], True), ([None, "a", "b"], False), (["c", "a", "b"], False)):
+        frame = pl.DataFrame({"customer_id": ids, "revenue": [1.0] * len(ids)})
+        assert P._has_duplicates(frame["customer_id"]) is repeated
+        if repeated:
+            with pytest.raises(ValueError, match="duplicate"):
+                P.portfolio_summary(frame)
+        else:
+            assert P.portfolio_summary(frame)["customers"] == len(ids)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -639,3 +649,16 @@ def test_whole_portfolio_on_the_sample_store(tmp_path):
     quad = P.quadrant_summary(P.cost_quadrants(frame))
     assert quad["customers"].sum() == facts.height
     assert quad["profit"].sum() == pytest.approx(frame["net_profit"].sum())
+
+
+def test_a_revenue_curve_given_gives_the_same_summary_and_classes():
+    # The Portfolio view sorts the revenue once and hands the curve to the summary and the ABC classes.
+    frame = pl.DataFrame({"customer_id": list("abcdefg"), "revenue": [50.0, 5.0, 30.0, None, 5.0, 0.0, 10.0],
+                          "margin": [20.0, 1.0, None, None, 2.0, 0.0, -3.0]})
+    curve = P.pareto(frame, "revenue")
+    assert P.portfolio_summary(frame, revenue_curve=curve) == P.portfolio_summary(frame)
+    assert P.abc_classes(frame, "revenue", curve=curve).equals(P.abc_classes(frame, "revenue"))
+    with pytest.raises(ValueError, match="revenue_curve"):
+        P.portfolio_summary(frame, revenue_curve=P.pareto(frame, "revenue", target=0.9))
+    with pytest.raises(ValueError, match="curve"):
+        P.abc_classes(frame.head(3), "revenue", curve=curve)
