@@ -45,6 +45,13 @@ def average_clv(store, scope: Scope, as_of: date | None) -> float | None:
     return float(result.frame["clv"].mean()) if result.frame.height else None
 
 
+def cost_to_serve_per_customer(store, scope: Scope) -> float | None:
+    """Mean cost to serve of the customers served in ``scope`` (catalog ``cost_to_serve_per_customer``); None when
+    nobody was served."""
+    served = cost.cost_to_serve(store, scope)
+    return _clean(float(served["cost_to_serve"].mean())) if served.height else None
+
+
 def headline_kpis(store, scope: Scope, *, with_clv: bool = True, churn_days: int | None = None,
                   known: dict | None = None) -> dict[str, float | int | None]:
     """Headline KPIs of ``scope`` keyed by catalog id (see ``catalog.yaml`` for each definition).
@@ -65,8 +72,7 @@ def headline_kpis(store, scope: Scope, *, with_clv: bool = True, churn_days: int
     if "cost_to_serve_per_customer" in known:
         cost_per_customer = known["cost_to_serve_per_customer"]
     else:
-        served = cost.cost_to_serve(store, scope)
-        cost_per_customer = float(served["cost_to_serve"].mean()) if served.height else None
+        cost_per_customer = cost_to_serve_per_customer(store, scope)
     sat = satisfaction.satisfaction_summary(store, scope)
     as_of = per_customer["as_of"].max() if per_customer.height else None
     if as_of is not None and not isinstance(as_of, date):

@@ -64,10 +64,12 @@ def _fit(store, scope: Scope) -> tuple[pl.DataFrame | None, str | None]:
         return None, str(exc)
 
 
-def period_kpis(store, scope: Scope, churn_days: int, *, with_clv: bool = True) -> dict:
+def period_kpis(store, scope: Scope, churn_days: int, *, with_clv: bool = True, with_cost: bool = True) -> dict:
     """The review KPIs of one period: the headline KPIs with active customers, churn and retention under
-    ``churn_days`` (None when nobody was active at the period's start)."""
-    k = headline.headline_kpis(store, scope, with_clv=False, churn_days=churn_days)
+    ``churn_days`` (None when nobody was active at the period's start). ``with_cost=False`` leaves out the one
+    a cost rate enters, cost_to_serve_per_customer (None): the rest outlives new rates (views "review_period")."""
+    known = {} if with_cost else {"cost_to_serve_per_customer": None}
+    k = headline.headline_kpis(store, scope, with_clv=False, churn_days=churn_days, known=known)
     rate = k["churn_rate"]  # NaN (nobody active) comes out of headline_kpis as None
     k["retention_rate"] = None if rate is None else 1.0 - rate
     if with_clv:
@@ -97,9 +99,21 @@ def _at_risk(store, scope: Scope, frame: pl.DataFrame | None) -> tuple[pl.DataFr
 
 
 def build_review(store, period: ReviewPeriod, *, dataset: str | None = None, currency: str | None = None,
-                 trend_periods: int = TREND_PERIODS, progress=None) -> Review:
-    """Everything the review headline shows for ``period`` (see :func:`crm_core.report.periods.review_period`)."""
+                 trend_periods: int = TREND_PERIODS, progress=None, kpis_of=None) -> Review:
+    """Everything the review headline shows for ``period`` (see :func:`crm_core.report.periods.review_period`).
+
+    ``kpis_of(scope, churn_days, with_clv)``: a period's KPIs but its cost to serve per customer, as
+    ``period_kpis(..., with_cost=False)`` gives them (the default); ``crm_core.views`` passes its kept ones,
+    which no cost rate enters. Cost to serve per customer is priced here for every period."""
     step = progress or (lambda *_: None)
+    if kpis_of is None:
+        def kpis_of(sc: Scope, days: int, with_clv: bool) -> dict:
+            return period_kpis(store, sc, days, with_clv=with_clv, with_cost=False)
+
+    def priced_kpis(sc: Scope, days: int, with_clv: bool = True) -> dict:
+        priced = headline.cost_to_serve_per_customer(store, sc)
+        return {**kpis_of(sc, days, with_clv), "cost_to_serve_per_customer": priced}
+
     scope = period.scope
     info = store.dataset_info(scope.dataset_id) or {}
     dataset = dataset or info.get("name") or str(scope.dataset_id)
@@ -108,9 +122,9 @@ def build_review(store, period: ReviewPeriod, *, dataset: str | None = None, cur
     rule = retention.default_churn_window(store, scope)
     step("Headline KPIs")
     frame, clv_note = _fit(store, scope)
-    now = period_kpis(store, scope, rule.days, with_clv=False)
+    now = priced_kpis(scope, rule.days, with_clv=False)
     now["avg_clv"] = retention_view.average_clv(frame) if frame is not None else None
-    before = period_kpis(store, period.previous, rule.days) if period.comparable else {}
+    before = priced_kpis(period.previous, rule.days) if period.comparable else {}
     goals = targets.get_targets(store, scope.dataset_id, period.kind)
     rows = []
     for mid in targets.REVIEW_METRICS:
@@ -135,7 +149,7 @@ def build_review(store, period: ReviewPeriod, *, dataset: str | None = None, cur
         elif period.comparable and start == period.previous.start and end == period.previous.end:
             k = before
         else:
-            k = period_kpis(store, scope.with_window(start, end), rule.days)
+            k = priced_kpis(scope.with_window(start, end), rule.days)
         for mid in targets.REVIEW_METRICS:
             trend_rows.append({"metric_id": mid, "period_start": start, "period": label, "value": k.get(mid)})
     trend = pl.DataFrame(trend_rows, schema={"metric_id": pl.String, "period_start": pl.Date, "period": pl.String,

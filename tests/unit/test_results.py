@@ -148,6 +148,7 @@ def test_the_views_kept_across_new_rates_do_not_change_with_them(small):
     for name, params in views.default_requests(default):
         requests.setdefault((name, params.get("group")), params)
     requests["average_clv", None] = {"calibration_end": default.end}  # not prepared: a previous period's
+    requests["review_period", None] = {"churn_days": 30, "with_clv": True}  # asked for by the review
     free = sorted(r for r in requests if not views.priced(r[0], requests[r]))
     assert {name for name, _ in free} == set(views.RATE_FREE) | {"evidence"}
     assert {group for _, group in free if group} == set(views.RATE_FREE_EVIDENCE)
@@ -502,3 +503,26 @@ def test_recent_computes_a_key_once_while_threads_ask_for_it_together():
     assert errors == ["no value"] and got[-1] == "computed again"
     # a compute asking for its own key (this thread, deeper down) computes it rather than wait for itself
     assert recent.get(("r",), lambda: recent.get(("r",), lambda: "inner")) == "inner"
+
+
+def test_after_new_rates_the_review_prices_its_kept_periods_again(small, monkeypatch):
+    # The review's periods keep their KPIs but cost to serve per customer (views "review_period", rate-free): after
+    # a rate save the review reads them and prices each period again, and equals a review computed from scratch.
+    from crm_core.report import periods
+    from crm_core.report import review as review_mod
+
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    first = views.compute(store, "review", default, kind="quarter")
+    kept_periods = results.kept(store, ds).filter(pl.col("name") == "review_period").height
+    assert kept_periods >= 2  # the reviewed quarter, the one before it and the trend's
+    rates = cost.get_rates(store, ds).select("pool", "unit", "rate").with_columns(rate=pl.col("rate") * 3 + 1)
+    cost.set_rates(store, ds, rates)
+    assert results.kept(store, ds).filter(pl.col("name") == "review_period").height == kept_periods
+    monkeypatch.setitem(views.VIEWS, "review_period", lambda *a, **k: pytest.fail("period KPIs computed again"))
+    again = views.compute(store, "review", default, kind="quarter")
+    monkeypatch.undo()
+    period = periods.review_period(default, "quarter", (default.start, default.end))
+    _assert_same(again, review_mod.build_review(store, period), "review after new rates")
+    cost_now = again.kpi("cost_to_serve_per_customer")["current"]
+    assert cost_now is not None and cost_now != first.kpi("cost_to_serve_per_customer")["current"]
