@@ -51,7 +51,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from crm_core import results, sql
-from crm_core.metrics.scope import Scope, purchases_sql
+from crm_core.metrics.scope import ATTRIBUTE_FILTER, Scope, purchases_sql
 from crm_core.models.survival import KaplanMeier
 
 __all__ = [
@@ -351,6 +351,8 @@ def _inactivity(store, scope: Scope, inactivity_days: int | None) -> int:
 # store for an unfiltered scope (crm_core.results, no cost rate enters them), the last few filtered ones in
 # this process's memory, and every window's churn and trend is a range join over them.
 LAST_DAY = date(9999, 12, 31)  # islands_until for the whole history
+# the customers passing a scope's region / segment / owner filters (customers table, as scope.customer_filter)
+_FILTERED_CUSTOMERS = f"SELECT customer_id FROM customers WHERE dataset_id = $dataset AND {ATTRIBUTE_FILTER}"
 RECENT_ISLANDS = 2  # filtered scopes' islands kept in memory (~28 MB each at 10M transactions)
 _recent_islands = results.Recent(RECENT_ISLANDS)
 
@@ -359,17 +361,26 @@ def activity_islands(store, scope: Scope, days: int) -> pl.DataFrame:
     """customer_id, lo, hi: the islands of days on which each customer of the scope's filters is active
     under the inactivity rule of ``days`` days (bought in the ``days`` days before), over the whole history
     (the scope's window is ignored: see above). Kept for reuse by every window."""
-    def compute() -> pl.DataFrame:
+    def found() -> pl.DataFrame:
         return _run(store, scope, "activity_islands_all", inactivity=days, islands_until=LAST_DAY)
 
     if not scope.filtered:
-        return results.cached(store, Scope(scope.dataset_id), "activity_islands", {"inactivity": days}, compute,
+        return results.cached(store, Scope(scope.dataset_id), "activity_islands", {"inactivity": days}, found,
                               priced=False)
     filters = Scope(scope.dataset_id, regions=scope.regions, segments=scope.segments, channels=scope.channels,
                     owners=scope.owners)
+
+    def picked() -> pl.DataFrame:
+        # region, segment and owner filters pick whole customers (all their purchases or none), so their islands
+        # are the unfiltered scope's, kept, of the customers passing them: ~0.3 s at 10M transactions instead of
+        # finding them again in a region's purchases (~1 s). A channel filter picks purchases: found again.
+        chosen = store.query(_FILTERED_CUSTOMERS, filters.params(_FILTERED_CUSTOMERS))
+        whole = activity_islands(store, Scope(scope.dataset_id), days)
+        return whole.join(chosen, on="customer_id", how="semi", maintain_order="left")
+
     key = (getattr(store, "token", id(store)), results.data_version(store, scope.dataset_id, priced=False),
            filters, days)
-    return _recent_islands.get(key, compute)
+    return _recent_islands.get(key, found if scope.channels else picked)
 
 
 def _churn_periods(store, scope: Scope, starts: list[date], ends: list[date], days: int) -> pl.DataFrame:
