@@ -220,7 +220,8 @@ def customize_section(seg: dict, unit: str, name: str) -> None:
 
     names = profile["segment"].to_list()
     if st.session_state.get(state.DIFFERENTIATE_SEGMENT) not in [ALL_SEGMENTS, *names]:
-        st.session_state.pop(state.DIFFERENTIATE_SEGMENT, None)
+        # set, not forgotten: a segment another k or filter no longer has would stay shown in the browser's box
+        st.session_state[state.DIFFERENTIATE_SEGMENT] = ALL_SEGMENTS
     pick = st.selectbox("Customer list of", [ALL_SEGMENTS, *names], key=state.DIFFERENTIATE_SEGMENT,
                         help="The customers of one segment (or all) with contact data and main figures.")
     segment = None if pick == ALL_SEGMENTS else pick

@@ -193,8 +193,10 @@ def top_section(p: dict, ds: dict, scope, span, unit: str, name: str, currency: 
 
     labels = {r["customer_id"]: r["customer_id"] + (f" · {r['name']}" if r.get("name") else "") for r in top.to_dicts()}
     ids = list(labels)
-    if st.session_state.get(CUSTOMER_PICK) not in ids:
-        st.session_state.pop(CUSTOMER_PICK, None)
+    if ids and st.session_state.get(CUSTOMER_PICK) not in ids:
+        # set, not forgotten: a pick the new list (another filter, window or dataset) no longer holds left the box
+        # showing that customer in the browser while the drill-down below showed the first one
+        st.session_state[CUSTOMER_PICK] = ids[0]
     customer_id = st.selectbox("Customer to look into", ids, format_func=labels.get, key=CUSTOMER_PICK,
                                help="One of the top customers: their purchases, interactions, feedback and CLV.")
     if customer_id is not None:
