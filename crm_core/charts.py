@@ -290,7 +290,7 @@ def quadrant_figure(
     """Value × cost-to-serve scatter (Shapiro et al. 1987), one colour per quadrant, median split lines.
 
     ``quadrants`` is :func:`crm_core.metrics.portfolio.cost_quadrants`'s output (``customer_id``,
-    ``value_axis``, ``value_basis``, ``quadrant``), or a sample of it with ``axes``
+    ``value_axis``, ``cost_axis``, ``value_basis``, ``quadrant``), or a sample of it with ``axes``
     (:func:`quadrant_axes` of every customer). The split lines are the medians of all customers; the points
     are at most ``max_points`` of them (:func:`sample_points`).
     """
