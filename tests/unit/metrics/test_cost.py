@@ -375,13 +375,13 @@ def test_whale_curve_properties(profits):
 
 
 def test_new_rates_reprice_the_stored_facts_as_a_rebuild_would(ds, store):
-    # set_rates prices the stored facts again from what each customer used; a full rebuild from the
-    # transactions at the same rates gives the same table.
+    # set_rates prices the stored facts again from what each customer used (reprice_facts.sql); a full
+    # rebuild from the transactions at the same rates (cost_pricing.sql) gives the same table, to the bit.
     cost.set_rates(store, ds, RATES.with_columns(rate=pl.col("rate") * 1.5 + 0.25))
     repriced = store.table("customer_facts", ds).sort("customer_id")
     store.rebuild_facts(ds)
     rebuilt = store.table("customer_facts", ds).sort("customer_id")
-    assert_frame_equal(repriced, rebuilt, check_exact=False, rel_tol=1e-12)
+    assert_frame_equal(repriced, rebuilt, check_exact=True)
     assert repriced["cost_to_serve"].sum() > 0
 
 
