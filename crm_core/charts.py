@@ -30,6 +30,7 @@ __all__ = [
     "color_map",
     "cost_by_figure",
     "cost_pool_figure",
+    "histogram_bins",
     "holdout_figure",
     "money_unit",
     "p_alive_heatmap",
@@ -135,19 +136,31 @@ def thin_curve(curve: pl.DataFrame, max_points: int = 2000) -> pl.DataFrame:
     return curve.with_row_index("_i").filter((pl.col("_i") % step == 0) | (pl.col("_i") == n - 1)).drop("_i")
 
 
-def _add_binned_histogram(fig: go.Figure, values: pl.Series, bins: int, hover: str) -> None:
-    """A histogram binned here (equal-width bins over the data's range), not in the browser: the figure
-    carries ``bins`` bars instead of one value per customer (a million values is ~20 MB of JSON)."""
+def histogram_bins(values: pl.Series, bins: int = 50) -> pl.DataFrame:
+    """``bins`` equal-width bins over the range of ``values`` (nulls and NaNs left out): lo, hi and customers
+    (the count in [lo, hi), the last bin closed), as ``numpy.histogram``; no rows without a value. What a
+    histogram draws, small enough to keep with a view instead of one value per customer."""
     x = values.cast(pl.Float64).drop_nulls().drop_nans().to_numpy()
     if x.size == 0:
-        return
+        return pl.DataFrame(schema={"lo": pl.Float64, "hi": pl.Float64, "customers": pl.Int64})
     lo, hi = float(x.min()), float(x.max())
     if lo == hi:
         lo, hi = lo - 0.5, hi + 0.5
     counts, edges = np.histogram(x, bins=bins, range=(lo, hi))
+    return pl.DataFrame({"lo": edges[:-1], "hi": edges[1:], "customers": counts.astype(np.int64)})
+
+
+def _add_binned_histogram(fig: go.Figure, values: pl.Series | pl.DataFrame, bins: int, hover: str) -> None:
+    """A histogram binned here (equal-width bins over the data's range), not in the browser: the figure
+    carries ``bins`` bars instead of one value per customer (a million values is ~20 MB of JSON). ``values``
+    may be binned already (:func:`histogram_bins`)."""
+    binned = values if isinstance(values, pl.DataFrame) else histogram_bins(values, bins)
+    if binned.is_empty():
+        return
+    lo, hi = binned["lo"].to_numpy(), binned["hi"].to_numpy()
     fig.add_bar(
-        x=((edges[:-1] + edges[1:]) / 2).tolist(), y=counts.tolist(), width=float(edges[1] - edges[0]),
-        customdata=np.column_stack([edges[:-1], edges[1:]]).tolist(), marker_color=OKABE_ITO[0],
+        x=((lo + hi) / 2).tolist(), y=binned["customers"].to_list(), width=float(hi[0] - lo[0]),
+        customdata=np.column_stack([lo, hi]).tolist(), marker_color=OKABE_ITO[0],
         name="Customers", hovertemplate=hover,
     )
 
@@ -785,8 +798,9 @@ def cost_by_figure(groups: pl.DataFrame, by: str, *, label: str | None = None, c
     return fig
 
 
-def profit_histogram(profit: pl.Series, *, currency: str | None = None, bins: int = 50) -> go.Figure:
-    """Histogram of net profit per customer, with a line at zero (left of it: unprofitable customers)."""
+def profit_histogram(profit: pl.Series | pl.DataFrame, *, currency: str | None = None, bins: int = 50) -> go.Figure:
+    """Histogram of net profit per customer, with a line at zero (left of it: unprofitable customers).
+    ``profit``: one value per customer, or those values binned already (:func:`histogram_bins`)."""
     unit = money_unit(currency)
     fig = go.Figure()
     _add_binned_histogram(fig, profit, bins,

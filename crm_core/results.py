@@ -113,7 +113,7 @@ def _payload_table(result_id: int) -> str:
 
 # Bump when a view's result changes shape: results written by an older version are then not read.
 KEEP_PER_DATASET = 200  # a dataset's kept results beyond this are dropped, oldest first
-FORMAT = 5  # 5: portfolio with quadrant_axes; 4: segmentations as labels of member_details; 3: clv_fit summaries
+FORMAT = 6  # 6: cost_view with profit_bins; 5: portfolio with quadrant_axes; 4: segmentations as labels of member_details; 3: clv_fit summaries
 
 
 class ResultFormatError(ValueError):

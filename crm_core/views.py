@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 TOP_CUSTOMERS = 25
 CURVE_POINTS = 2000  # points kept of a Pareto or whale curve: the line looks the same
+PROFIT_BINS = 50  # bars of the Cost page's profit distribution, binned when the view is computed
 HOLDOUT_MONTHS = (3, 6, 9)
 DEFAULT_HOLDOUT_MONTHS = 6
 SEGMENT_KS = tuple(range(2, 9))  # the fixed k the Differentiate page offers besides "auto"
@@ -291,10 +292,10 @@ def calibration_end(scope: Scope, span: tuple[date, date]) -> date:
 
 # ---------------------------------------------------------------------------------------------- cost to serve
 def cost_view(store, scope: Scope, top: int = TOP_CUSTOMERS) -> dict:
-    """The headline KPIs, costs by pool, segment and channel, every customer's net profit (for the
-    distribution), the ``top`` most costly customers and the whale curve (its frame thinned to
-    ``CURVE_POINTS``; peak and unprofitable share from every customer). ``{"customers": 0}`` when nobody
-    was served in the window."""
+    """The headline KPIs, costs by pool, segment and channel, the distribution of net profit per customer
+    (``PROFIT_BINS`` bins, ``charts.histogram_bins``), the ``top`` most costly customers and the whale curve (its
+    frame thinned to ``CURVE_POINTS``; peak and unprofitable share from every customer). ``{"customers": 0}``
+    when nobody was served in the window."""
     from dataclasses import replace
 
     from crm_core.metrics import cost
@@ -314,7 +315,7 @@ def cost_view(store, scope: Scope, top: int = TOP_CUSTOMERS) -> dict:
             "unprofitable_share": whale.unprofitable_share,
             "whale_peak": whale.peak_share,
         },
-        "net_profit": served["net_profit"],
+        "profit_bins": charts.histogram_bins(served["net_profit"], PROFIT_BINS),
         "most_costly": top_rows(served, top, "cost_to_serve"),
         "pools": cost.cost_by(store, scope, "pool", served=served),
         "segments": cost.cost_by(store, scope, "segment", served=served),

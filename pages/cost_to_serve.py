@@ -164,7 +164,7 @@ def profitability_section(v: dict, unit: str, name: str, currency: str | None) -
     whale = v["whale"]
     left, right = st.columns(2, gap="large")
     with left:
-        st.plotly_chart(charts.profit_histogram(v["net_profit"], currency=currency), config=CHART_CONFIG,
+        st.plotly_chart(charts.profit_histogram(v["profit_bins"], currency=currency), config=CHART_CONFIG,
                         key="cost_profit_histogram")
     with right:
         st.plotly_chart(
