@@ -290,13 +290,11 @@ def fit_clv_from_summary(
     excluded_spend = int(((x > 0) & ~(m > 0)).sum())
 
     T_pred = np.maximum(T, _MIN_AGE)
-    horizon_t = horizon * step_days / unit_days
     p_alive = bg.probability_alive(x, tx, T_pred)
-    expected = bg.conditional_expected_purchases(horizon_t, x, tx, T_pred)
     spend = gg.conditional_expected_average_profit(x, m)
-    clv = gg.customer_lifetime_value(
+    clv, expected = gg.customer_lifetime_value(  # expected purchases over the horizon: the sum's last step
         bg, x, tx, T_pred, m, horizon=int(horizon), time_unit_days=unit_days, discount_rate=discount_rate,
-        step_days=step_days,
+        step_days=step_days, return_expected=True,
     )
     frame = summary.select("customer_id", "frequency", "recency", "T", "monetary_value").with_columns(
         p_alive=pl.Series(p_alive, dtype=pl.Float64),

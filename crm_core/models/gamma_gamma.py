@@ -22,6 +22,8 @@ References
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
@@ -231,7 +233,8 @@ class GammaGammaModel:
         time_unit_days: float = TIME_UNIT_DAYS["week"],
         discount_rate: float = 0.01,
         step_days: float = TIME_UNIT_DAYS["month"],
-    ) -> np.ndarray:
+        return_expected: bool = False,
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Discounted expected spend over the next ``horizon`` steps (lifetimes' ``customer_lifetime_value``).
 
         Definition, for a customer with history (x, t_x, T) and mean repeat spend z̄:
@@ -247,7 +250,9 @@ class GammaGammaModel:
 
         lifetimes uses the same sum with ``time`` months and a fixed factor of 4.345 weeks / 30 days per month; this
         version makes both lengths explicit. Spend is revenue unless ``monetary_value`` is already a margin.
-        Returns one value per customer, in the money unit of ``monetary_value``.
+        Returns one value per customer, in the money unit of ``monetary_value``; with ``return_expected``, also
+        E[Y(horizon·s) | x, t_x, T] per customer (the sum's last term, undiscounted: the expected purchases over
+        the horizon, without evaluating them again).
         """
         if not isinstance(horizon, (int, np.integer)) or horizon < 0:
             raise ValueError(f"horizon must be a whole number of steps >= 0, got {horizon!r}")
@@ -264,16 +269,43 @@ class GammaGammaModel:
         # rows for a million customers with day-level dates) and map back.
         first, inverse = unique_rows([x, np.where(x == 0, 0.0, tx), T_])
         ux, utx, uT = x[first], tx[first], T_[first]
-        step = step_days / time_unit_days
-        discounted = np.zeros(first.shape[0])
-        previous = np.zeros(first.shape[0])
-        for k in range(1, horizon + 1):
-            cumulative = bgnbd.conditional_expected_purchases(k * step, ux, utx, uT)
-            discounted += (cumulative - previous) / (1.0 + discount_rate) ** k
-            previous = cumulative
-        return spend * discounted[inverse]
+        discounted, expected = _discounted_purchases(bgnbd, ux, utx, uT, step_days / time_unit_days, horizon,
+                                                     discount_rate)
+        clv = spend * discounted[inverse]
+        return (clv, expected[inverse]) if return_expected else clv
 
     def __repr__(self) -> str:
         if not hasattr(self, "p_"):
             return f"GammaGammaModel(penalizer={self.penalizer})"
         return f"GammaGammaModel(p={self.p_:.4g}, q={self.q_:.4g}, v={self.v_:.4g}, customers={self.n_customers_})"
+
+
+# distinct histories above which the horizon's steps are evaluated in two threads: scipy's hyp2f1 releases the
+# GIL, and on 466k histories (a million customers) the 12 monthly steps took 0.8 s in one thread
+_THREADED_ROWS = 50_000
+
+
+def _discounted_purchases(bgnbd: BetaGeoModel, x: np.ndarray, tx: np.ndarray, T: np.ndarray, step: float,
+                          horizon: int, discount_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, Σ_{k=1..horizon} (E[Y(k·step)] − E[Y((k−1)·step)]) / (1 + d)^k and E[Y(horizon·step)].
+
+    Every value is computed from its own row alone, so splitting the rows between two threads gives the same
+    doubles as one pass (tested)."""
+    def run(rows: slice) -> tuple[np.ndarray, np.ndarray]:
+        ux, utx, uT = x[rows], tx[rows], T[rows]
+        discounted = np.zeros(ux.shape[0])
+        previous = np.zeros(ux.shape[0])
+        for k in range(1, horizon + 1):
+            cumulative = bgnbd.conditional_expected_purchases(k * step, ux, utx, uT)
+            discounted += (cumulative - previous) / (1.0 + discount_rate) ** k
+            previous = cumulative
+        return discounted, previous
+
+    n = x.shape[0]
+    if n < _THREADED_ROWS or (os.cpu_count() or 1) < 2 or horizon == 0:
+        return run(slice(None))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2, thread_name_prefix="crm-lens-clv") as pool:
+        (d1, e1), (d2, e2) = pool.map(run, (slice(0, n // 2), slice(n // 2, n)))
+    return np.concatenate([d1, d2]), np.concatenate([e1, e2])

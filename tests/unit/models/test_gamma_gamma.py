@@ -182,6 +182,41 @@ def test_clv_without_discount_is_spend_times_expected_purchases():
     npt.assert_array_equal(gg.customer_lifetime_value(bg, x, tx, T, m, horizon=0), np.zeros(4))
 
 
+def test_clv_returns_the_expected_purchases_over_the_horizon():
+    # return_expected: the sum's last cumulative term, E[Y(12 months) | x, t_x, T] of FHL (2005) eq. (10).
+    bg = BetaGeoModel.from_params(**BGNBD_PAPER)
+    gg = GammaGammaModel.from_params(**PAPER)
+    x, tx, T, m = _clv_inputs()
+    clv, expected = gg.customer_lifetime_value(bg, x, tx, T, m, horizon=12, time_unit_days=7.0, return_expected=True)
+    npt.assert_array_equal(clv, gg.customer_lifetime_value(bg, x, tx, T, m, horizon=12, time_unit_days=7.0))
+    npt.assert_allclose(expected, bg.conditional_expected_purchases(12 * 30.4375 / 7, x, tx, T), rtol=1e-12)
+    _, none = gg.customer_lifetime_value(bg, x, tx, T, m, horizon=0, return_expected=True)
+    npt.assert_array_equal(none, np.zeros(4))
+
+
+def test_clv_in_two_threads_is_the_one_thread_result(monkeypatch):
+    # Above _THREADED_ROWS distinct histories the steps run in two threads, each on half the rows: every value
+    # comes from its own row, so the doubles are those of one pass.
+    from crm_core.models import gamma_gamma
+
+    rng = np.random.default_rng(7)
+    n = 3_001
+    x = rng.integers(0, 15, n).astype(float)
+    T = rng.uniform(1, 80, n)
+    tx = np.where(x > 0, T * rng.uniform(0, 1, n), 0.0)
+    m = rng.gamma(3, 20, n)
+    bg = BetaGeoModel.from_params(**BGNBD_PAPER)
+    gg = GammaGammaModel.from_params(**PAPER)
+    monkeypatch.setattr(gamma_gamma, "_THREADED_ROWS", 10**9)
+    one = gg.customer_lifetime_value(bg, x, tx, T, m, horizon=12, time_unit_days=7.0, return_expected=True)
+    monkeypatch.setattr(gamma_gamma, "_THREADED_ROWS", 100)
+    monkeypatch.setattr(gamma_gamma.os, "cpu_count", lambda: 2)
+    two = gg.customer_lifetime_value(bg, x, tx, T, m, horizon=12, time_unit_days=7.0, return_expected=True)
+    npt.assert_array_equal(two[0], one[0])
+    npt.assert_array_equal(two[1], one[1])
+    assert np.all(one[0] > 0)
+
+
 def test_clv_does_not_depend_on_the_model_time_unit():
     # The same BG/NBD expressed in days (α × 7, ages × 7, time_unit_days = 1) must give the same CLV.
     weeks = BetaGeoModel.from_params(**BGNBD_PAPER)
