@@ -98,13 +98,48 @@ def _at_risk(store, scope: Scope, frame: pl.DataFrame | None) -> tuple[pl.DataFr
     return risk.select(list(cols)).cast(cols).head(AT_RISK_TOP), summary
 
 
+@dataclass(frozen=True)
+class RateFreeParts:
+    """What a review shows that no cost rate enters, computed once per period (:func:`rate_free_parts`):
+    the churn window, the average CLV of the fit at the period end (or why there is none), the movers and the
+    valuable customers at risk. ``crm_core.views`` keeps it across new cost rates."""
+
+    churn_days: int
+    avg_clv: float | None
+    clv_note: str | None
+    movers: pl.DataFrame
+    at_risk: pl.DataFrame
+    at_risk_summary: dict
+
+
+def rate_free_parts(store, period: ReviewPeriod, progress=None) -> RateFreeParts:
+    """The :class:`RateFreeParts` of a review of ``period``: the churn window from the purchase gaps, the CLV
+    models fitted at the period end, the movers against the previous period (none when not comparable) and
+    the customers at risk."""
+    step = progress or (lambda *_: None)
+    scope = period.scope
+    rule = retention.default_churn_window(store, scope)
+    frame, clv_note = _fit(store, scope)
+    step("Movers")
+    if period.comparable:
+        mp = movers_mod.MoverPeriods(scope.start, scope.end, period.previous.start, period.previous.end, rule.days)
+        moved = movers_mod.movers(store, scope, mp)
+    else:
+        moved = movers_mod.movers_from_counts(pl.DataFrame())
+    step("Customers at risk")
+    risk, risk_summary = _at_risk(store, scope, frame)
+    avg_clv = retention_view.average_clv(frame) if frame is not None else None
+    return RateFreeParts(rule.days, avg_clv, clv_note, moved, risk, risk_summary)
+
+
 def build_review(store, period: ReviewPeriod, *, dataset: str | None = None, currency: str | None = None,
-                 trend_periods: int = TREND_PERIODS, progress=None, kpis_of=None) -> Review:
+                 trend_periods: int = TREND_PERIODS, progress=None, kpis_of=None, parts=None) -> Review:
     """Everything the review headline shows for ``period`` (see :func:`crm_core.report.periods.review_period`).
 
     ``kpis_of(scope, churn_days, with_clv)``: a period's KPIs but its cost to serve per customer, as
-    ``period_kpis(..., with_cost=False)`` gives them (the default); ``crm_core.views`` passes its kept ones,
-    which no cost rate enters. Cost to serve per customer is priced here for every period."""
+    ``period_kpis(..., with_cost=False)`` gives them (the default); ``parts``: the period's
+    :func:`rate_free_parts`, computed here when not given. ``crm_core.views`` passes its kept ones, which no
+    cost rate enters. Cost to serve per customer is priced here for every period."""
     step = progress or (lambda *_: None)
     if kpis_of is None:
         def kpis_of(sc: Scope, days: int, with_clv: bool) -> dict:
@@ -119,12 +154,12 @@ def build_review(store, period: ReviewPeriod, *, dataset: str | None = None, cur
     dataset = dataset or info.get("name") or str(scope.dataset_id)
     currency = currency if currency is not None else info.get("currency")
     unit = currency.strip() if currency and currency.strip() else "amount"
-    rule = retention.default_churn_window(store, scope)
     step("Headline KPIs")
-    frame, clv_note = _fit(store, scope)
-    now = priced_kpis(scope, rule.days, with_clv=False)
-    now["avg_clv"] = retention_view.average_clv(frame) if frame is not None else None
-    before = priced_kpis(period.previous, rule.days) if period.comparable else {}
+    if parts is None:
+        parts = rate_free_parts(store, period, step)
+    now = priced_kpis(scope, parts.churn_days, with_clv=False)
+    now["avg_clv"] = parts.avg_clv
+    before = priced_kpis(period.previous, parts.churn_days) if period.comparable else {}
     goals = targets.get_targets(store, scope.dataset_id, period.kind)
     rows = []
     for mid in targets.REVIEW_METRICS:
@@ -149,25 +184,16 @@ def build_review(store, period: ReviewPeriod, *, dataset: str | None = None, cur
         elif period.comparable and start == period.previous.start and end == period.previous.end:
             k = before
         else:
-            k = priced_kpis(scope.with_window(start, end), rule.days)
+            k = priced_kpis(scope.with_window(start, end), parts.churn_days)
         for mid in targets.REVIEW_METRICS:
             trend_rows.append({"metric_id": mid, "period_start": start, "period": label, "value": k.get(mid)})
     trend = pl.DataFrame(trend_rows, schema={"metric_id": pl.String, "period_start": pl.Date, "period": pl.String,
                                              "value": pl.Float64}, orient="row")
 
-    step("Movers")
-    if period.comparable:
-        mp = movers_mod.MoverPeriods(scope.start, scope.end, period.previous.start, period.previous.end, rule.days)
-        moved = movers_mod.movers(store, scope, mp)
-    else:
-        moved = movers_mod.movers_from_counts(pl.DataFrame())
-
-    step("Customers at risk")
-    risk, risk_summary = _at_risk(store, scope, frame)
     ctx = hl.Context(period.label, period.previous_label, unit, period.comparable)
-    items = hl.highlights(kpis, ctx, movers=moved, at_risk=risk_summary)
-    return Review(scope.dataset_id, dataset, currency, period, rule.days, kpis, trend, moved, risk, risk_summary,
-                  items, clv_note)
+    items = hl.highlights(kpis, ctx, movers=parts.movers, at_risk=parts.at_risk_summary)
+    return Review(scope.dataset_id, dataset, currency, period, parts.churn_days, kpis, trend, parts.movers,
+                  parts.at_risk, parts.at_risk_summary, items, parts.clv_note)
 
 
 def kpi_table(review: Review) -> pl.DataFrame:

@@ -149,6 +149,7 @@ def test_the_views_kept_across_new_rates_do_not_change_with_them(small):
         requests.setdefault((name, params.get("group")), params)
     requests["average_clv", None] = {"calibration_end": default.end}  # not prepared: a previous period's
     requests["review_period", None] = {"churn_days": 30, "with_clv": True}  # asked for by the review
+    requests["review_parts", None] = {"kind": "quarter"}  # the same
     free = sorted(r for r in requests if not views.priced(r[0], requests[r]))
     assert {name for name, _ in free} == set(views.RATE_FREE) | {"evidence"}
     assert {group for _, group in free if group} == set(views.RATE_FREE_EVIDENCE)
@@ -506,8 +507,9 @@ def test_recent_computes_a_key_once_while_threads_ask_for_it_together():
 
 
 def test_after_new_rates_the_review_prices_its_kept_periods_again(small, monkeypatch):
-    # The review's periods keep their KPIs but cost to serve per customer (views "review_period", rate-free): after
-    # a rate save the review reads them and prices each period again, and equals a review computed from scratch.
+    # The review's periods keep their KPIs but cost to serve per customer (views "review_period", rate-free), and
+    # the review its churn window, CLV, movers and customers at risk ("review_parts", rate-free): after a rate
+    # save the review reads them and prices each period again, and equals a review computed from scratch.
     from crm_core.report import periods
     from crm_core.report import review as review_mod
 
@@ -519,7 +521,9 @@ def test_after_new_rates_the_review_prices_its_kept_periods_again(small, monkeyp
     rates = cost.get_rates(store, ds).select("pool", "unit", "rate").with_columns(rate=pl.col("rate") * 3 + 1)
     cost.set_rates(store, ds, rates)
     assert results.kept(store, ds).filter(pl.col("name") == "review_period").height == kept_periods
+    assert results.kept(store, ds).filter(pl.col("name") == "review_parts").height == 1
     monkeypatch.setitem(views.VIEWS, "review_period", lambda *a, **k: pytest.fail("period KPIs computed again"))
+    monkeypatch.setitem(views.VIEWS, "review_parts", lambda *a, **k: pytest.fail("rate-free parts computed again"))
     again = views.compute(store, "review", default, kind="quarter")
     monkeypatch.undo()
     period = periods.review_period(default, "quarter", (default.start, default.end))
