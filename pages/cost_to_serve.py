@@ -16,7 +16,7 @@ from crm_core import charts
 from crm_core.metrics import catalog
 from crm_core.metrics.cost import CostRatesError
 from crm_core.store import StoreError
-from ui import auth, data, state, widgets
+from ui import auth, data, figures, state, widgets
 from ui.frame import require_app_frame
 
 require_app_frame()
@@ -117,7 +117,7 @@ def save_rates(dataset_id: int, reset: bool) -> None:
 
 def pools_section(v: dict, unit: str, name: str, currency: str | None) -> None:
     st.subheader("Cost by activity pool")
-    st.plotly_chart(charts.cost_pool_figure(v["pools"], currency=currency), config=CHART_CONFIG, key="cost_pools")
+    figures.plot(charts.cost_pool_figure, v["pools"], currency=currency, config=CHART_CONFIG, key="cost_pools")
     frame = v["pools"].select(
         pl.col("pool").alias("Pool"),
         pl.col("customers").alias("Customers with this cost"),
@@ -137,8 +137,8 @@ def pools_section(v: dict, unit: str, name: str, currency: str | None) -> None:
 def group_section(v: dict, by: str, label: str, unit: str, name: str, currency: str | None) -> None:
     groups = v[f"{by}s"]
     st.subheader(f"Cost by {label.lower()}")
-    st.plotly_chart(charts.cost_by_figure(groups, by, label=label, currency=currency), config=CHART_CONFIG,
-                    key=f"cost_by_{by}")
+    figures.plot(charts.cost_by_figure, groups, by, label=label, currency=currency, config=CHART_CONFIG,
+                 key=f"cost_by_{by}")
     frame = groups.select(
         pl.col(by).alias(label),
         pl.col("customers").alias("Customers"),
@@ -164,14 +164,12 @@ def profitability_section(v: dict, unit: str, name: str, currency: str | None) -
     whale = v["whale"]
     left, right = st.columns(2, gap="large")
     with left:
-        st.plotly_chart(charts.profit_histogram(v["profit_bins"], currency=currency), config=CHART_CONFIG,
-                        key="cost_profit_histogram")
+        figures.plot(charts.profit_histogram, v["profit_bins"], currency=currency, config=CHART_CONFIG,
+                     key="cost_profit_histogram")
     with right:
-        st.plotly_chart(
-            charts.whale_figure(whale.frame, peak_share=whale.peak_share, peak_at=whale.peak_at,
-                                unprofitable_share=whale.unprofitable_share, currency=currency),
-            config=CHART_CONFIG, key="cost_whale",
-        )
+        figures.plot(charts.whale_figure, whale.frame, peak_share=whale.peak_share, peak_at=whale.peak_at,
+                     unprofitable_share=whale.unprofitable_share, currency=currency, config=CHART_CONFIG,
+                     key="cost_whale")
     if whale.has_shares:
         st.caption(
             f"Ranked by net profit, the most profitable {widgets.pct(whale.peak_at)} of customers earn "

@@ -13,7 +13,7 @@ import streamlit as st
 
 from crm_core import charts, views
 from crm_core.metrics import catalog
-from ui import data, state, widgets
+from ui import data, figures, state, widgets
 from ui.frame import require_app_frame
 
 require_app_frame()
@@ -104,8 +104,8 @@ def differentiate_section(seg: dict, unit: str, name: str, currency: str | None)
     left, right = st.columns(2, gap="large")
     with left:
         if seg["silhouette_by_k"]:
-            st.plotly_chart(charts.silhouette_figure(seg["silhouette_by_k"], seg["k"]), config=CHART_CONFIG,
-                            key="differentiate_silhouette")
+            figures.plot(charts.silhouette_figure, seg["silhouette_by_k"], seg["k"], config=CHART_CONFIG,
+                         key="differentiate_silhouette")
             sil = pl.DataFrame({"k": list(seg["silhouette_by_k"]),
                                 "Mean silhouette": list(seg["silhouette_by_k"].values())},
                                schema={"k": pl.Int64, "Mean silhouette": pl.Float64})
@@ -114,10 +114,10 @@ def differentiate_section(seg: dict, unit: str, name: str, currency: str | None)
         else:
             st.caption("No silhouette: the customers have a single profile.")
     with right:
-        st.plotly_chart(charts.segment_size_figure(profile), config=CHART_CONFIG, key="differentiate_size")
+        figures.plot(charts.segment_size_figure, profile, config=CHART_CONFIG, key="differentiate_size")
 
     labels = feature_labels(profile, unit)
-    st.plotly_chart(charts.profile_heatmap(profile, labels), config=CHART_CONFIG, key="differentiate_profile")
+    figures.plot(charts.profile_heatmap, profile, labels, config=CHART_CONFIG, key="differentiate_profile")
     table = profile.select(
         pl.col("segment").alias("Segment"),
         pl.col("customers").alias("Customers"),
@@ -146,7 +146,7 @@ def differentiate_section(seg: dict, unit: str, name: str, currency: str | None)
     tiers = seg["tiers"]
     left, right = st.columns(2, gap="large")
     with left:
-        st.plotly_chart(charts.clv_tier_figure(tiers, currency=currency), config=CHART_CONFIG, key="differentiate_clv")
+        figures.plot(charts.clv_tier_figure, tiers, currency=currency, config=CHART_CONFIG, key="differentiate_clv")
     with right:
         st.caption("Customers ranked by predicted CLV over the next 12 months (BG/NBD + Gamma-Gamma): the top 20%, "
                    "the middle 60% and the bottom 20%.")
@@ -171,13 +171,13 @@ def interact_section(seg: dict, ds: dict, unit: str, name: str, currency: str | 
     left, right = st.columns(2, gap="large")
     with left:
         if any(c.startswith("mean_share_") for c in profile.columns):
-            st.plotly_chart(charts.channel_mix_figure(profile), config=CHART_CONFIG, key="differentiate_channels")
+            figures.plot(charts.channel_mix_figure, profile, config=CHART_CONFIG, key="differentiate_channels")
         else:
             st.info("No sales channel in this data: import purchases with a channel column to see the channel mix "
                     "per segment.", icon=":material/info:")
     with right:
-        st.plotly_chart(charts.segment_intensity_figure(intensity, currency=currency), config=CHART_CONFIG,
-                        key="differentiate_intensity")
+        figures.plot(charts.segment_intensity_figure, intensity, currency=currency, config=CHART_CONFIG,
+                     key="differentiate_intensity")
     if not int(ds.get("interactions") or 0):
         st.info("No interactions in this data, so interactions and cost to serve per customer are 0. Import an "
                 "interactions export (calls, emails, meetings, tickets) on the Data page.", icon=":material/info:")

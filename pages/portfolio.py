@@ -12,7 +12,7 @@ import streamlit as st
 
 from crm_core import charts
 from crm_core.metrics import catalog
-from ui import data, state, widgets
+from ui import data, figures, state, widgets
 from ui.frame import require_app_frame
 
 require_app_frame()
@@ -84,8 +84,8 @@ def kpis(scope, span, summary: dict, unit: str) -> None:
 
 def concentration(p: dict) -> None:
     st.subheader("Concentration")
-    fig = charts.pareto_figure(p["curve"], p["pareto_point"], value_label="revenue")
-    st.plotly_chart(fig, config=CHART_CONFIG, key="portfolio_pareto")
+    figures.plot(charts.pareto_figure, p["curve"], p["pareto_point"], value_label="revenue", config=CHART_CONFIG,
+                 key="portfolio_pareto")
     s = p["summary"]
     st.caption(
         f"The top 10% of customers make {widgets.pct(s['top10_share_revenue'])} and the top 20% make "
@@ -123,7 +123,7 @@ def rfm_section(p: dict, unit: str, name: str, currency: str | None) -> None:
         "Putler / Kabasakal (2020)."
         + (f" {p['rfm_excluded']:,} customers without a usable score are left out." if p["rfm_excluded"] else "")
     )
-    st.plotly_chart(charts.rfm_treemap(p["rfm"], currency=currency), config=CHART_CONFIG, key="portfolio_rfm")
+    figures.plot(charts.rfm_treemap, p["rfm"], currency=currency, config=CHART_CONFIG, key="portfolio_rfm")
     frame = p["rfm"].select(
         pl.col("segment").cast(pl.String).alias("Segment"),
         pl.col("customers").alias("Customers"),
@@ -142,8 +142,8 @@ def quadrant_section(p: dict, ds: dict, unit: str, name: str, currency: str | No
     if not p["cost_known"] or not int(ds.get("interactions") or 0):
         st.info(NO_INTERACTIONS, icon=":material/info:")
     quadrants = p["quadrants"]
-    st.plotly_chart(charts.quadrant_figure(quadrants, currency=currency, axes=p["quadrant_axes"]), config=CHART_CONFIG,
-                    key="portfolio_quadrants")
+    figures.plot(charts.quadrant_figure, quadrants, currency=currency, axes=p["quadrant_axes"], config=CHART_CONFIG,
+                 key="portfolio_quadrants")
     if p["quadrant_count"] > quadrants.height:
         st.caption(
             f"The chart draws a random sample of {quadrants.height:,} of the {p['quadrant_count']:,} customers; the "
@@ -240,8 +240,8 @@ def drill_down(ds: dict, customer_id: str, scope, span, unit: str, currency: str
         if history.purchases.is_empty():
             st.caption("No purchases recorded.")
         else:
-            st.plotly_chart(charts.purchases_figure(history.purchases, customer=customer_id, currency=currency),
-                            config=CHART_CONFIG, key="portfolio_customer_purchases")
+            figures.plot(charts.purchases_figure, history.purchases, customer=customer_id, currency=currency,
+                         config=CHART_CONFIG, key="portfolio_customer_purchases")
             widgets.show_table(history.purchases, f"{file_base}_purchases", "portfolio_customer_purchases", what="purchases",
                        column_config=history_columns(history.purchases, unit))
     with tabs[1]:

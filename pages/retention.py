@@ -16,7 +16,7 @@ import streamlit as st
 from crm_core import charts
 from crm_core.metrics import catalog
 from crm_core.metrics import retention_view as rv
-from ui import data, state, widgets
+from ui import data, figures, state, widgets
 from ui.frame import require_app_frame
 
 require_app_frame()
@@ -53,7 +53,7 @@ def calibration_end(scope, span):
     return scope.end or span[1]
 
 
-def figures(scope, span, inactivity_days: int | None = None) -> dict:
+def kpi_figures(scope, span, inactivity_days: int | None = None) -> dict:
     """The KPI figures of a scope: retention headline and the average predicted CLV; churn under the rule of
     ``inactivity_days`` days when given — the previous period, which takes the window's rule and needs the
     CLV fit's average only — else the scope's own."""
@@ -72,7 +72,7 @@ def figures(scope, span, inactivity_days: int | None = None) -> dict:
 
 # ---------------------------------------------------------------------------- sections
 def kpis(scope, span, overview: dict, now: dict, unit: str, before: dict | None, pending: bool) -> None:
-    """The KPI cards, with their changes against ``before`` (the previous period's :func:`figures`) when given."""
+    """The KPI cards, with their changes against ``before`` (the previous period's :func:`kpi_figures`) when given."""
     previous, incomplete = widgets.previous_period(scope, span)
 
     def delta(key: str, mode: str = "relative") -> str | None:
@@ -119,8 +119,8 @@ def cohort_section(scope, unit: str, name: str, currency: str | None) -> None:
     if cells.is_empty():
         st.info("No cohort to show: nobody made a first purchase in the analysis window.", icon=":material/info:")
         return
-    st.plotly_chart(charts.cohort_heatmap(cells, measure=measure, period=period, currency=currency),
-                    config=CHART_CONFIG, key="retention_cohorts")
+    figures.plot(charts.cohort_heatmap, cells, measure=measure, period=period, currency=currency,
+                 config=CHART_CONFIG, key="retention_cohorts")
     st.caption(
         "Grey cells marked ◔ are periods still running at the end of the data or window (partial): they are not "
         "whole periods and are never coloured or compared as such. "
@@ -144,7 +144,7 @@ def churn_section(overview: dict, name: str) -> None:
         st.info("No churn trend: the window does not reach a whole churn window after the data's first purchase.",
                 icon=":material/info:")
         return
-    st.plotly_chart(charts.churn_trend_figure(trend, period="month"), config=CHART_CONFIG, key="retention_churn")
+    figures.plot(charts.churn_trend_figure, trend, period="month", config=CHART_CONFIG, key="retention_churn")
     st.caption(f"Lapsed after {overview['churn_days']} days without a purchase — derived from the "
                f"{overview['churn_rule']}. The hatched grey bar is a month still running (partial).")
     frame = trend.select(
@@ -167,7 +167,7 @@ def survival_section(overview: dict, name: str) -> None:
         st.info("No survival curve: no customer acquired in the window can be judged yet.", icon=":material/info:")
         return
     median = overview["median_days"]
-    st.plotly_chart(charts.survival_figure(km, median), config=CHART_CONFIG, key="retention_survival")
+    figures.plot(charts.survival_figure, km, median, config=CHART_CONFIG, key="retention_survival")
     st.caption(
         "Kaplan-Meier estimate with its 95% band (log-log Greenwood); customers still active are censored. "
         + (f"Median lifetime: {median:,.0f} days." if num(median) is not None
@@ -190,13 +190,11 @@ def clv_sections(scope, span, unit: str, name: str, currency: str | None) -> Non
     )
     left, right = st.columns(2, gap="large")
     with left:
-        st.plotly_chart(charts.clv_histogram(frame, currency=currency), config=CHART_CONFIG, key="retention_clv_hist")
+        figures.plot(charts.clv_histogram, frame, currency=currency, config=CHART_CONFIG, key="retention_clv_hist")
     with right:
         grid = fit["grid"]
-        st.plotly_chart(
-            charts.p_alive_heatmap(grid, [b[0] for b in rv.RECENCY_BINS], [b[0] for b in rv.FREQUENCY_BINS]),
-            config=CHART_CONFIG, key="retention_palive",
-        )
+        figures.plot(charts.p_alive_heatmap, grid, [b[0] for b in rv.RECENCY_BINS], [b[0] for b in rv.FREQUENCY_BINS],
+                     config=CHART_CONFIG, key="retention_palive")
     scores = frame.select(
         pl.col("customer_id").alias("Customer"), pl.col("frequency").alias("Repeat purchases"),
         pl.col("p_alive").alias("P(alive)"), pl.col("expected_purchases").alias("Expected purchases (12 months)"),
@@ -255,7 +253,7 @@ def holdout_section(scope, span, name: str) -> None:
         + f" Mean absolute error per customer: {h['mae']:.2f} purchases."
     )
     by_bin = h["by_bin"]
-    st.plotly_chart(charts.holdout_figure(by_bin, months=months), config=CHART_CONFIG, key="retention_holdout")
+    figures.plot(charts.holdout_figure, by_bin, months=months, config=CHART_CONFIG, key="retention_holdout")
     table = by_bin.select(
         pl.col("frequency_bin").alias("Repeat purchases in calibration"), pl.col("customers").alias("Customers"),
         pl.col("predicted_mean").alias("Predicted per customer"), pl.col("actual_mean").alias("Actual per customer"),
@@ -295,11 +293,11 @@ def main() -> None:
         return
     with st.spinner("Fitting the retention and CLV models…"):
         overview = data.retention_overview(scope)
-        now = figures(scope, span)
+        now = kpi_figures(scope, span)
     changes = widgets.previous_period_later(lambda before, pending: kpis(scope, span, overview, now, unit, before,
                                                                          pending),
                                             scope, span,
-                                            lambda previous: figures(previous, span, overview["churn_days"]))
+                                            lambda previous: kpi_figures(previous, span, overview["churn_days"]))
     cohort_section(scope, unit, name, currency)
     st.divider()
     left, right = st.columns(2, gap="large")

@@ -18,7 +18,7 @@ from crm_core.metrics.movers import DIMENSIONS
 from crm_core.report import figures as rfig
 from crm_core.report import periods
 from crm_core.report.review import movers_table
-from ui import data, review, state, widgets
+from ui import data, figures, review, state, widgets
 from ui.frame import require_app_frame
 
 require_app_frame()
@@ -48,8 +48,8 @@ def kpi_section(rv) -> None:
                     delta_color=delta_color(r["better"]),
                     previous_incomplete=p.previous is not None and not p.previous_complete,
                 )
-                st.plotly_chart(rfig.sparkline(rv.trend, mid, money_unit=unit), config=SPARK_CONFIG,
-                                key=f"review_spark_{mid}", height=90)
+                figures.plot(rfig.sparkline, rv.trend, mid, money_unit=unit, config=SPARK_CONFIG,
+                             key=f"review_spark_{mid}", height=90)
                 if r["target"] is not None:
                     st.caption(f"Target {hl.format_value(mid, r['target'], unit)} · {STATUS.get(r['status'], '')}")
     if p.comparable:
@@ -93,9 +93,8 @@ def movers_section(rv, name: str) -> None:
     tabs = st.tabs(["Revenue", "Retention rate", "Customers"])
     for tab, mid in zip(tabs, ("revenue", "retention_rate", "customers")):
         with tab:
-            st.plotly_chart(rfig.movers_figure(rv.movers, mid, money_unit=rv.money_unit, period=p.label,
-                                               previous_period=p.previous_label or ""),
-                            config=CHART_CONFIG, key=f"review_movers_{mid}")
+            figures.plot(rfig.movers_figure, rv.movers, mid, money_unit=rv.money_unit, period=p.label,
+                         previous_period=p.previous_label or "", config=CHART_CONFIG, key=f"review_movers_{mid}")
             table = movers_table(rv, mid, n=10)
             widgets.show_table(table, f"{name}_movers_{mid}", f"review_movers_{mid}_table",
                                what=f"{catalog.metric(mid).label.lower()} movers")
