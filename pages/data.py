@@ -294,6 +294,11 @@ def import_controls(target: str | None, candidates: list[tuple[str, pipeline.Pre
 
     good = sum(p.rows_ok for p in chosen)
     bad = sum(p.rows_rejected for p in chosen)
+    if bad and not good:  # "import the 0 good rows" is no choice to offer
+        none = "The only row cannot be used" if bad == 1 else f"None of the {bad:,} rows can be used"
+        st.error(f"{none}: fix the problems listed above (in the file, or in its column mapping) and upload it "
+                 "again. Nothing has been imported.", icon=":material/error:")
+        return
     choice = "good"
     if bad:
         choice = st.radio(

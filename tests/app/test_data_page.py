@@ -197,6 +197,21 @@ def test_bad_row_is_reported_and_import_nothing_leaves_the_store_unchanged(app, 
     assert (int(history["Loaded"][0]), int(history["Rejected"][0])) == (3, 1)
 
 
+def test_a_file_with_no_usable_row_offers_no_import(app, store):
+    data_page(app)
+    upload(app, "orders.csv", b"Customer ID,Order Date,Revenue\nC001,someday,1\nC002,yesterday,2\n")
+    import_into_new(app, "Shop")
+    problems = dataframe_with(app, "Problem")
+    assert sorted(int(r) for r in problems["Row"]) == [2, 3]
+    # no "Import the 0 good rows" choice, no Import button: an error saying what to do instead
+    assert not [r for r in app.radio if r.key == state.PARTIAL_CHOICE]
+    assert not [b for b in app.button if b.key == state.IMPORT_BUTTON]
+    assert any("None of the 2 rows can be used" in t and "Nothing has been imported" in t for t in texts(app.error))
+    before = store.snapshot()
+    app.run()
+    assert store.snapshot() == before
+
+
 @pytest.mark.parametrize("content", [b"", b"\x00\x01\x02garbage\xff\xfe"], ids=["empty", "binary"])
 def test_unreadable_file_shows_an_error_without_traceback(app, store, content):
     data_page(app)
