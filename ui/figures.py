@@ -6,8 +6,10 @@ customers was about half of a Portfolio rerun's server time (py-spy, 15 reruns: 
 built by the same function from equal values is the same figure, so :func:`figure` keeps the last
 :data:`FIGURES` of them, keyed by the function and a :func:`fingerprint` of the values it is given (their
 contents, not their identities: a frame computed again in a new run is found too, and a value changed in place
-cannot be mistaken for the old one). Figures are shared between sessions and only read
-(``st.plotly_chart`` serialises a copy), so a page must not change a figure it gets from here.
+cannot be mistaken for the old one). Not ``st.cache_resource``: Streamlit 1.67's hasher keys a frame of 50,000
+rows or more by a sample of 10,000 of them, so two results differing elsewhere would share a figure. Figures are
+shared between sessions and only read (``st.plotly_chart`` serialises a copy), so a page must not change a figure
+it gets from here.
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ def fingerprint(value: object) -> Hashable:
     """
     if isinstance(value, np.generic):
         value = value.item()
+    if isinstance(value, float) and value != value:
+        # NaN equals nothing, and Python hashes each NaN object apart: a NaN argument would miss the memo on
+        # every rerun and push a kept figure out
+        return ("float", "nan")
     if isinstance(value, _SCALARS):
         return (type(value).__name__, value)
     if isinstance(value, pl.DataFrame):
