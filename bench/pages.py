@@ -9,8 +9,9 @@ page in headless Chromium (Debian's /usr/bin/chromium) and prints one JSON line 
 (median of three reruns in that open session: the least a widget change costs) and ``widgets``
 ({label: seconds}: then, in that same tab, real widget changes one after the other — an option of a
 selectbox, radio or segmented control clicked — each from the click until the script has finished and no
-spinner is left; null when the widget could not be found or changed, the reason on stderr; on Cost to serve,
-the rate editor's Reset and Save buttons, which write rates to the copy and recompute the page; then
+spinner is left; a page's tabs are among them ("Tab: <label>": only the open tab is drawn, so a widget inside a
+tab is changed with that tab open); null when the widget could not be found or changed, the reason on stderr;
+on Cost to serve, the rate editor's Reset and Save buttons, which write rates to the copy and recompute the page; then
 ``prepared_again_s``: from the save's page drawn until the app logs that its background preparation of the
 priced views after the new rates is done).
 With ``--filters``, one more line ``{"page": "portfolio", "filter": "region", "value", "seconds",
@@ -202,18 +203,37 @@ def button(label: str, expander: str | None = None):
     return find
 
 
-WIDGETS = {  # page: [(label in the JSON, finder)], in the order a user would change them
-    "portfolio": [("Customer to look into", selectbox("Customer to look into", nth=1))],
+def tab(label: str):
+    """The page's tab ``label`` (ui.widgets.page_tabs: a click reruns the page, which draws that tab only)."""
+    def find(page):
+        target = page.locator(MAIN).get_by_role("tab", name=label, exact=True)
+        if target.get_attribute("aria-selected", timeout=FIND_MS) == "true":
+            raise LookupError(f"the tab {label!r} is open already: clicking it changes nothing")
+        return target
+    return find
+
+
+def tabs(*labels: str) -> list:
+    return [(f"Tab: {label}", tab(label)) for label in labels]
+
+
+WIDGETS = {  # page: [(label in the JSON, finder)], in the order a user would change them; a widget inside a tab
+    # is changed with its tab open (the page opens on its first tab)
+    "portfolio": [*tabs("RFM segments", "Value × cost to serve", "Top customers"),
+                  ("Customer to look into", selectbox("Customer to look into", nth=1)), *tabs("Concentration")],
     "differentiate": [("Number of segments", selectbox("Number of segments", option="4 segments")),
-                      ("Customer list of", selectbox("Customer list of", nth=1))],
+                      *tabs("Interact", "Customize"), ("Customer list of", selectbox("Customer list of", nth=1)),
+                      *tabs("Differentiate")],
     "retention": [("Cohort measure", radio("Cohort measure")), ("Cohort period", radio("Cohort period")),
-                  ("Holdout length (months)", selectbox("Holdout length (months)", option="3"))],
+                  *tabs("Churn & survival", "Lifetime value", "Holdout check"),
+                  ("Holdout length (months)", selectbox("Holdout length (months)", option="3")), *tabs("Cohorts")],
     "qci": [("Intention, first practice", first_segment())],
     "gartner": [("Current level, first block", first_segment())],
     "models": [("CRM model", radio("CRM model", nth=1))],
     # the rate editor's two buttons (the app writes to a copy of --db): saving reprices every customer's cost
     # to serve and drops the kept results, so the page is computed again
-    "cost_to_serve": [("Reset rates to defaults", button("Reset to defaults", "Cost rates")),
+    "cost_to_serve": [*tabs("Segments & channels", "Profitability", "Most costly customers", "Cost pools"),
+                      ("Reset rates to defaults", button("Reset to defaults", "Cost rates")),
                       ("Save rates", button("Save rates", "Cost rates"))],
 }
 

@@ -29,6 +29,7 @@ NO_INTERACTIONS = (
     "Import an activities export on the Data page — calls, emails, meetings, visits and tickets (e.g. Salesforce "
     "Tasks/Events, HubSpot Calls/Emails/Meetings, helpdesk tickets) — to charge customers for the contacts they cause."
 )
+TABS = ["Cost pools", "Segments & channels", "Profitability", "Most costly customers"]
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 
@@ -256,17 +257,23 @@ def main() -> None:
         rates_editor(ds, unit)
     if not v["customers"]:
         return
-    pools_section(v, unit, name, currency)
-    st.divider()
-    left, right = st.columns(2, gap="large")
-    with left:
-        group_section(v, "segment", "Segment", unit, name, currency)
-    with right:
-        group_section(v, "channel", "Channel", unit, name, currency)
-    st.divider()
-    profitability_section(v, unit, name, currency)
-    st.divider()
-    costly_section(v, unit, name)
+    pools_tab, groups_tab, profit_tab, costly_tab = widgets.page_tabs(TABS, state.COST_TAB)
+    if pools_tab.open:
+        with pools_tab:
+            pools_section(v, unit, name, currency)
+    if groups_tab.open:
+        with groups_tab:
+            left, right = st.columns(2, gap="large")
+            with left:
+                group_section(v, "segment", "Segment", unit, name, currency)
+            with right:
+                group_section(v, "channel", "Channel", unit, name, currency)
+    if profit_tab.open:
+        with profit_tab:
+            profitability_section(v, unit, name, currency)
+    if costly_tab.open:
+        with costly_tab:
+            costly_section(v, unit, name)
     if changes is not None:
         changes()
     if auth.allowed("edit_cost_rates"):  # last: a rate save then prices the usage kept in memory

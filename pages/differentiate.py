@@ -23,6 +23,7 @@ CANNOT_SEGMENT = "Too few customers to segment"
 NO_CLV = "CLV cannot be fitted for this data"
 ALL_SEGMENTS = "All segments"
 K_OPTIONS: list[str | int] = ["auto", *views.SEGMENT_KS]  # each prepared after an import
+TABS = ["Differentiate", "Interact", "Customize"]  # IDIC's last three stages; Identify's cards stand above them
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 IDENTIFIED_HELP = (
@@ -289,30 +290,37 @@ def main() -> None:
 
 @widgets.section("Differentiate page")
 def segments(scope, ds: dict, unit: str, name: str, currency: str | None) -> None:
-    """Differentiate, Interact and Customize: the part of the page that changes with the number of segments and
-    the customer list picked (a fragment: those two widgets rerun this part only)."""
+    """Differentiate, Interact and Customize: the part of the page that changes with the number of segments, the
+    tab opened and the customer list picked (a fragment: those widgets rerun this part only)."""
     segment_sections(scope, ds, unit, name, currency)
 
 
 def segment_sections(scope, ds: dict, unit: str, name: str, currency: str | None) -> None:
-    st.subheader("Differentiate")
     k = st.session_state[state.DIFFERENTIATE_K]
     with st.spinner("Fitting k-means segments…"):
         seg = data.segmentation(scope, k)  # the same (cached) report as the page's for this k
     st.selectbox(
         "Number of segments", K_OPTIONS, key=state.DIFFERENTIATE_K,
         format_func=lambda v: "Automatic (best silhouette, 2–8)" if v == "auto" else f"{v} segments",
-        help="Automatic picks the k with the best mean silhouette; choose a number to fix it.",
+        help="Automatic picks the k with the best mean silhouette; choose a number to fix it.", width=360,
     )
     if "error" in seg:
         st.warning(f"{CANNOT_SEGMENT}: {seg['error']} Widen the analysis window, clear filters or choose fewer "
                    "segments.", icon=":material/warning:")
         return
-    differentiate_section(seg, unit, name, currency)
-    st.divider()
-    interact_section(seg, ds, unit, name, currency)
-    st.divider()
-    customize_section(seg, unit, name)
+    # the number of segments is chosen above the tabs: all three follow it
+    differentiate_tab, interact_tab, customize_tab = widgets.page_tabs(
+        TABS, state.DIFFERENTIATE_TAB, keep=[state.DIFFERENTIATE_SEGMENT])
+    if differentiate_tab.open:
+        with differentiate_tab:
+            st.subheader("Differentiate")
+            differentiate_section(seg, unit, name, currency)
+    if interact_tab.open:
+        with interact_tab:
+            interact_section(seg, ds, unit, name, currency)
+    if customize_tab.open:
+        with customize_tab:
+            customize_section(seg, unit, name)
 
 
 main()

@@ -19,6 +19,7 @@ require_app_frame()
 
 # Widget keys of this page (ui/state.py is not this file; move them there when it is next edited).
 CUSTOMER_PICK = state.PORTFOLIO_CUSTOMER
+TABS = ["Concentration", "RFM segments", "Value × cost to serve", "Top customers"]
 
 EMPTY_WINDOW = "No purchases in the analysis window"
 NO_INTERACTIONS = (
@@ -291,17 +292,24 @@ def main() -> None:
         )
         return
     kpis(scope, span, p["summary"], unit)
-    left, right = st.columns(2, gap="large")
-    with left:
-        concentration(p)
-    with right:
-        abc_section(p, unit, name)
-    st.divider()
-    rfm_section(p, unit, name, currency)
-    st.divider()
-    quadrant_section(p, ds, unit, name, currency)
-    st.divider()
-    top_section(p, ds, scope, span, unit, name, currency)
+    concentration_tab, rfm_tab, quadrant_tab, top_tab = widgets.page_tabs(
+        TABS, state.PORTFOLIO_TAB, keep=[CUSTOMER_PICK])
+    if concentration_tab.open:
+        with concentration_tab:
+            left, right = st.columns(2, gap="large")
+            with left:
+                concentration(p)
+            with right:
+                abc_section(p, unit, name)
+    if rfm_tab.open:
+        with rfm_tab:
+            rfm_section(p, unit, name, currency)
+    if quadrant_tab.open:
+        with quadrant_tab:
+            quadrant_section(p, ds, unit, name, currency)
+    if top_tab.open:
+        with top_tab:
+            top_section(p, ds, scope, span, unit, name, currency)
 
 
 main()

@@ -25,6 +25,8 @@ EMPTY_WINDOW = "No purchases in the analysis window"
 NO_CLV = "CLV cannot be fitted for this data"
 TOO_SHORT = "The data are too short for a holdout check"
 HOLDOUT_MONTHS = [3, 6, 9]
+DEFAULT_HOLDOUT = 6  # months
+TABS = ["Cohorts", "Churn & survival", "Lifetime value", "Holdout check"]
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 MEASURES = {"customers": "Customers", "revenue": "Revenue"}
 PERIODS = {"month": "Month", "quarter": "Quarter"}
@@ -226,8 +228,10 @@ def clv_sections(scope, span, unit: str, name: str, currency: str | None) -> Non
 def holdout_section(scope, span, name: str) -> None:
     """The holdout check; a fragment, so its length reruns this section only."""
     st.subheader("Holdout check of the models")
-    months = st.selectbox("Holdout length (months)", HOLDOUT_MONTHS, index=HOLDOUT_MONTHS.index(6),
-                          key=state.RETENTION_HOLDOUT,
+    # six months unless chosen: set, not passed as ``index``, since the page's tabs keep the choice by setting it
+    # (a widget given both warns)
+    st.session_state.setdefault(state.RETENTION_HOLDOUT, DEFAULT_HOLDOUT)
+    months = st.selectbox("Holdout length (months)", HOLDOUT_MONTHS, key=state.RETENTION_HOLDOUT,
                           help="Fit the models on the data up to this many months before the last purchase, "
                                "then compare their prediction with what customers actually bought.")
     cal = rv.holdout_calibration_end(span[0], span[1], months)
@@ -298,17 +302,24 @@ def main() -> None:
                                                                          pending),
                                             scope, span,
                                             lambda previous: kpi_figures(previous, span, overview["churn_days"]))
-    cohort_section(scope, unit, name, currency)
-    st.divider()
-    left, right = st.columns(2, gap="large")
-    with left:
-        churn_section(overview, name)
-    with right:
-        survival_section(overview, name)
-    st.divider()
-    clv_sections(scope, span, unit, name, currency)
-    st.divider()
-    holdout_section(scope, span, name)
+    cohort_tab, churn_tab, clv_tab, holdout_tab = widgets.page_tabs(
+        TABS, state.RETENTION_TAB, keep=[state.RETENTION_MEASURE, state.RETENTION_PERIOD, state.RETENTION_HOLDOUT])
+    if cohort_tab.open:
+        with cohort_tab:
+            cohort_section(scope, unit, name, currency)
+    if churn_tab.open:
+        with churn_tab:
+            left, right = st.columns(2, gap="large")
+            with left:
+                churn_section(overview, name)
+            with right:
+                survival_section(overview, name)
+    if clv_tab.open:
+        with clv_tab:
+            clv_sections(scope, span, unit, name, currency)
+    if holdout_tab.open:
+        with holdout_tab:
+            holdout_section(scope, span, name)
     changes()
 
 

@@ -37,6 +37,12 @@ DELETE_BUTTON = "delete_button"
 LOAD_SAMPLE_BUTTON = "load_sample_button"
 PREVIEW_TABLE = "preview_table"  # selectbox: canonical table to preview
 
+# Tabs of the analysis pages (ui.widgets.page_tabs: only the open tab is computed and drawn)
+PORTFOLIO_TAB = "portfolio_tab"
+DIFFERENTIATE_TAB = "differentiate_tab"
+RETENTION_TAB = "retention_tab"
+COST_TAB = "cost_tab"
+
 # Portfolio page
 PORTFOLIO_CUSTOMER = "portfolio_customer"  # selectbox: the top customer to drill into
 

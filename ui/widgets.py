@@ -233,6 +233,23 @@ def section(where: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     return decorate
 
 
+def page_tabs(labels: list[str], key: str, *, keep: Iterable[str] = ()) -> tuple:
+    """A page's sections as tabs of which only the open one runs and is drawn (``st.tabs`` with
+    ``on_change="rerun"``; ``if tab.open:`` before drawing into it).
+
+    Why: the browser, not the server, was most of a filter change at a million customers. Every chart whose
+    figure changed is mounted afresh (Streamlit's element id follows the figure), and a page drew four to six.
+    With one tab drawn, ``bench/pages.py`` at 1M customers / 10M transactions on a 2-core laptop: Portfolio's
+    region filter 4.0 → 1.3 s set and 1.9 → 0.5 s cleared, its first render 6.2 → 2.9 s, Differentiate's number
+    of segments 1.9 → 0.8 s. ``keep``: keys of widgets inside tabs whose values must outlive a visit to another
+    tab (Streamlit forgets the value of a widget a run did not draw, unless the run sets it).
+    """
+    for name in keep:
+        if name in st.session_state:
+            st.session_state[name] = st.session_state[name]
+    return st.tabs(labels, key=key, on_change="rerun")
+
+
 # ---------------------------------------------------------------------------- page tables and numbers
 def pct(value: float | None) -> str:
     """A share as a percentage with one decimal; a dash when unknown (None or NaN)."""

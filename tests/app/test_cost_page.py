@@ -66,11 +66,24 @@ def test_cost_page_renders_on_the_sample_company(app):
     assert shown["Cost per customer"][0] not in ("", "0.00 USD", "–")
     assert shown["Unprofitable"][0].endswith("%")
     assert sum("previous period incomplete" == c.value for c in at.caption) == len(KPI_LABELS)
-    assert texts(at.subheader) == ["Cost rates", "Cost by activity pool", "Cost by segment", "Cost by channel",
-                                   "Customer profitability", "Most costly customers"]
+    assert [t.label for t in at.tabs] == ["Cost pools", "Segments & channels", "Profitability",
+                                          "Most costly customers"]
     rates = at.data_editor[0].value
     assert {"pool", "unit", "rate", "default_rate"} <= set(rates.columns)
-    labels = [b.label for b in at.get("download_button")]
+    labels = []
+    for tab, subheaders in (
+        ("Cost pools", ["Cost by activity pool"]),
+        ("Segments & channels", ["Cost by segment", "Cost by channel"]),
+        ("Profitability", ["Customer profitability"]),
+        ("Most costly customers", ["Most costly customers"]),
+    ):
+        at.session_state[state.COST_TAB] = tab
+        at.run()
+        assert_clean(at)
+        # the rate editor and the KPI cards stay above the tabs; only the open tab is drawn
+        assert texts(at.subheader) == ["Cost rates", *subheaders], tab
+        assert list(kpis(at)) == KPI_LABELS
+        labels += [b.label for b in at.get("download_button")]
     for what in ("Pool table", "Segment table", "Channel table", "Whale curve data", "Most costly customers"):
         assert f"{what} as CSV" in labels and f"{what} as Excel" in labels, labels
     top = next(df.value for df in at.dataframe if "Customer" in df.value.columns)

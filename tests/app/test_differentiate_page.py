@@ -22,6 +22,14 @@ def differentiate_page(at):
     return at
 
 
+def open_tab(at, label: str):
+    """The page's tab ``label`` opened (only the open tab is drawn)."""
+    at.session_state[state.DIFFERENTIATE_TAB] = label
+    at.run()
+    assert_clean(at)
+    return at
+
+
 def metric(at, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
@@ -33,17 +41,25 @@ def profile(at):
 def test_differentiate_page_renders_on_the_sample_company(app):
     at = differentiate_page(app)
     assert "IDIC · Identify, Differentiate, Interact, Customize" in " ".join(texts(at.markdown))
-    assert texts(at.subheader) == ["Identify", "Differentiate", "Interact", "Customize"]
+    assert [t.label for t in at.tabs] == ["Differentiate", "Interact", "Customize"]
+    assert texts(at.subheader) == ["Identify", "Differentiate"]  # Identify's cards, then the open tab
     assert metric(at, "Identified") not in ("", "0")
     assert metric(at, "Contactable").endswith("%")
     segments = list(profile(at)["Segment"])
     assert len(segments) >= 2 and all(segments)
+    assert len(at.get("plotly_chart")) == 4  # silhouettes, sizes, profiles, CLV tiers
+    labels = [b.label for b in at.get("download_button")]
+    open_tab(at, "Interact")
+    assert texts(at.subheader) == ["Identify", "Interact"]
+    assert len(at.get("plotly_chart")) == 2  # channel mix, intensity
+    labels += [b.label for b in at.get("download_button")]
     # segment names appear in the actions table and the customer-list picker
+    open_tab(at, "Customize")
+    assert texts(at.subheader) == ["Identify", "Customize"]
     actions = next(df.value for df in at.dataframe if "Suggested action" in df.value.columns)
     assert list(actions["Segment"]) == segments and all(actions["Suggested action"])
     assert at.selectbox(key=state.DIFFERENTIATE_SEGMENT).options[1:] == segments
-    assert len(at.get("plotly_chart")) >= 5
-    labels = [b.label for b in at.get("download_button")]
+    labels += [b.label for b in at.get("download_button")]
     for what in ("Segment profiles", "CLV tiers", "Interaction table", "Segment actions", "Customer list"):
         assert f"{what} as CSV" in labels and f"{what} as Excel" in labels, labels
 
@@ -55,6 +71,8 @@ def test_choosing_three_segments_gives_three(app):
     assert profile(at).shape[0] == 3
     assert metric(at, "Segments") == "3"
     # a segment's customer list holds only that segment's customers
+    open_tab(at, "Customize")
+    assert len(at.dataframe[0].value) == 3  # the actions table follows the three segments
     pick = at.selectbox(key=state.DIFFERENTIATE_SEGMENT)
     name = pick.options[1]
     pick.set_value(name).run()

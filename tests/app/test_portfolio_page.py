@@ -26,6 +26,15 @@ def portfolio_page(at):
     return at
 
 
+def open_tab(at, label: str):
+    """The page's tab ``label`` opened, as a click on it does (the tabs rerun the page: only the open one is
+    drawn)."""
+    at.session_state[state.PORTFOLIO_TAB] = label
+    at.run()
+    assert_clean(at)
+    return at
+
+
 def kpis(at) -> dict[str, tuple[str, str]]:
     """{label: (value, delta)} of the five KPI cards ("Revenue (USD)" as "Revenue"; see ``revenue_unit``)."""
     out = {}
@@ -71,15 +80,25 @@ def test_portfolio_page_renders_on_the_sample_company(app):
     # the default window is the data's whole span: the period before it is not a whole one
     assert not any(delta for _, delta in shown.values())
     assert sum("previous period incomplete" == c.value for c in at.caption) == len(KPI_LABELS)
-    assert texts(at.subheader) == ["Concentration", "ABC classes", "RFM segments", "Value × cost to serve",
-                                   "Top customers"]
+    assert [t.label for t in at.tabs] == ["Concentration", "RFM segments", "Value × cost to serve", "Top customers"]
+    # the first tab is open, and only its sections are drawn
+    assert texts(at.subheader) == ["Concentration", "ABC classes"]
     abc = next(df.value for df in at.dataframe if "Class" in df.value.columns)
     assert list(abc["Class"]) == ["A", "B", "C"]
     assert abs(abc["% of customers"].sum() - 1) < 1e-9
-    # every table has a CSV and an Excel download
-    labels = [b.label for b in at.get("download_button")]
-    for what in ("ABC table", "RFM table", "Quadrant table", "Top customers"):
-        assert f"{what} as CSV" in labels and f"{what} as Excel" in labels, labels
+    # every tab draws its sections, and every table has a CSV and an Excel download
+    for tab, subheaders, tables in (
+        ("Concentration", ["Concentration", "ABC classes"], ["ABC table"]),
+        ("RFM segments", ["RFM segments"], ["RFM table"]),
+        ("Value × cost to serve", ["Value × cost to serve"], ["Quadrant table"]),
+        ("Top customers", ["Top customers"], ["Top customers"]),
+    ):
+        open_tab(at, tab)
+        assert texts(at.subheader) == subheaders, tab
+        labels = [b.label for b in at.get("download_button")]
+        for what in tables:
+            assert f"{what} as CSV" in labels and f"{what} as Excel" in labels, labels
+        assert list(kpis(at)) == KPI_LABELS  # the KPI cards stay above the tabs
 
 
 def test_a_sidebar_filter_changes_the_kpis(app):
@@ -115,8 +134,9 @@ def test_an_empty_window_says_so(app, store):
 
 def test_no_interactions_names_the_export_and_clv_says_why(app, store):
     load_tiny(store, "Tiny")
-    at = select_dataset(portfolio_page(app), "Tiny")
+    at = open_tab(select_dataset(portfolio_page(app), "Tiny"), "Value × cost to serve")
     assert any("interactions export" in i.value for i in at.info)
+    open_tab(at, "Top customers")
     assert at.selectbox(key=CUSTOMER_PICK).options  # the drill-down still works
     # three customers cannot carry the CLV models, and the page says why instead of failing
     warnings = [w.value for w in at.warning]
@@ -126,7 +146,7 @@ def test_no_interactions_names_the_export_and_clv_says_why(app, store):
 
 
 def test_the_drill_down_shows_a_customers_history(app, store):
-    at = portfolio_page(app)
+    at = open_tab(portfolio_page(app), "Top customers")
     pick = at.selectbox(key=CUSTOMER_PICK)
     customer_id = pick.options[1].split(" · ")[0]  # options are shown as "id · name"
     pick.set_value(customer_id).run()
@@ -143,3 +163,16 @@ def test_the_drill_down_shows_a_customers_history(app, store):
     assert labels["P(alive)"].endswith("%")
     assert labels["CLV, next 12 months"].endswith("USD")
     assert any(t.label.startswith("Interactions (") for t in at.tabs)
+
+
+def test_a_picked_customer_outlives_a_visit_to_another_tab(app):
+    # Streamlit forgets a widget's value when a run does not draw it, and a closed tab is not drawn
+    at = open_tab(portfolio_page(app), "Top customers")
+    pick = at.selectbox(key=CUSTOMER_PICK)
+    customer_id = pick.options[2].split(" · ")[0]
+    pick.set_value(customer_id).run()
+    open_tab(at, "RFM segments")
+    assert CUSTOMER_PICK not in [box.key for box in at.selectbox]  # the box is not drawn
+    open_tab(at, "Top customers")
+    assert at.selectbox(key=CUSTOMER_PICK).value == customer_id
+    assert any(customer_id in m.value for m in at.markdown if m.value.startswith("#####"))

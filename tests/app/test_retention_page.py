@@ -23,6 +23,14 @@ def retention_page(at):
     return at
 
 
+def open_tab(at, label: str):
+    """The page's tab ``label`` opened (only the open tab is drawn)."""
+    at.session_state[state.RETENTION_TAB] = label
+    at.run()
+    assert_clean(at)
+    return at
+
+
 def kpis(at) -> dict[str, tuple[str, str]]:
     out = {}
     for m in at.metric:
@@ -42,12 +50,24 @@ def test_retention_page_renders_on_the_sample_company(app):
     assert shown["Churn rate"][0] == "–" and any("no one to lapse" in c.value for c in at.caption)
     assert sum("previous period incomplete" == c.value for c in at.caption) == len(KPI_LABELS)
     assert any("days without a purchase — derived from" in c.value for c in at.caption)
-    assert texts(at.subheader) == ["Cohorts", "Churn per month", "Survival", "Customer lifetime value",
-                                   "Valuable customers at risk", "Holdout check of the models"]
+    assert [t.label for t in at.tabs] == ["Cohorts", "Churn & survival", "Lifetime value", "Holdout check"]
+    charts = 0
+    for tab, subheaders in (
+        ("Cohorts", ["Cohorts"]),
+        ("Churn & survival", ["Churn per month", "Survival"]),
+        ("Lifetime value", ["Customer lifetime value", "Valuable customers at risk"]),
+        ("Holdout check", ["Holdout check of the models"]),
+    ):
+        open_tab(at, tab)
+        assert texts(at.subheader) == subheaders, tab  # only the open tab is drawn
+        assert list(kpis(at)) == KPI_LABELS  # the KPI cards stay above the tabs
+        labels = [b.label for b in at.get("download_button")]
+        assert labels and sum(label.endswith("as CSV") for label in labels) == sum(
+            label.endswith("as Excel") for label in labels), labels
+        charts += len(at.get("plotly_chart"))
     assert any("relative error" in m.value for m in at.markdown)
-    labels = [b.label for b in at.get("download_button")]
-    assert sum(label.endswith("as CSV") for label in labels) == sum(label.endswith("as Excel") for label in labels)
-    assert len(at.get("plotly_chart")) >= 6
+    assert at.selectbox(key=state.RETENTION_HOLDOUT).value == 6
+    assert charts == 6
 
 
 def test_cohort_radios_switch_to_revenue_and_quarter(app):
@@ -103,5 +123,21 @@ def test_tiny_data_explain_clv_and_holdout(app, store):
     load_tiny(store, "Tiny")
     at = select_dataset(retention_page(app), "Tiny")
     assert list(kpis(at)) == KPI_LABELS
-    messages = [w.value for w in at.warning] + [i.value for i in at.info]
-    assert any("CLV cannot be fitted" in m or "too short" in m for m in messages), messages
+    for tab in ("Lifetime value", "Holdout check"):  # each tab says why instead of failing
+        open_tab(at, tab)
+        messages = [w.value for w in at.warning] + [i.value for i in at.info]
+        assert any("CLV cannot be fitted" in m or "too short" in m for m in messages), (tab, messages)
+
+
+def test_cohort_and_holdout_choices_outlive_a_visit_to_another_tab(app):
+    # Streamlit forgets a widget's value when a run does not draw it, and a closed tab is not drawn
+    at = retention_page(app)
+    at.radio(key=state.RETENTION_PERIOD).set_value("quarter").run()
+    open_tab(at, "Holdout check")
+    at.selectbox(key=state.RETENTION_HOLDOUT).set_value(3).run()
+    assert_clean(at)
+    open_tab(at, "Cohorts")
+    assert at.radio(key=state.RETENTION_PERIOD).value == "quarter"
+    open_tab(at, "Holdout check")
+    assert at.selectbox(key=state.RETENTION_HOLDOUT).value == 3
+    assert not at.warning  # no "set via the Session State API" warning: the widget has no default of its own

@@ -172,6 +172,22 @@ def click_for_run(page, choose, detour, done=None, attempts: int = PICK_ATTEMPTS
     raise AssertionError(f"the app ran nothing after {attempts} attempts at the same choice")
 
 
+def open_tab(page, name: str, attempts: int = PICK_ATTEMPTS) -> int:
+    """Open the page's tab ``name`` and see the app run: a tab click reruns the page, which draws the open tab
+    only (ui.widgets.page_tabs). A click can be lost as a widget's can (:func:`click_for_run`): then click again.
+    Returns the number of clicks it took (0: the tab was open already)."""
+    tab = page.locator('[data-testid="stMain"]').get_by_role("tab", name=name, exact=True)
+    if tab.get_attribute("aria-selected") == "true":
+        return 0
+    for attempt in range(1, attempts + 1):
+        page.evaluate(WATCH_RUNS)
+        tab.click()
+        if ran(page, None, RUN_STARTS_MS):
+            wait_ready(page, timeout=120_000)
+            return attempt
+    raise AssertionError(f"the app ran nothing after opening the tab {name!r} {attempts} times")
+
+
 def ran(page, done, ms: float) -> bool:
     """Whether the script ran (since WATCH_RUNS was evaluated) or ``done`` appeared within ``ms``."""
     deadline = time.monotonic() + ms / 1000

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from .conftest import back_to_sample, click_for_run, full_screenshot, pick_option, wait_ready
+from .conftest import back_to_sample, click_for_run, full_screenshot, open_tab, pick_option, wait_ready
 
 
 def test_portfolio_page_shows_kpis_and_the_pareto_curve(app_server, page):
@@ -27,6 +27,14 @@ def test_portfolio_page_shows_kpis_and_the_pareto_curve(app_server, page):
     expect(chart.get_by_text("Concentration of revenue (Pareto curve)")).to_be_visible(timeout=30_000)
     wait_ready(page)
     full_screenshot(page, "portfolio")
+    # the other sections, a tab each: only the open tab is drawn
+    for tab, title in (("RFM segments", "RFM segments"), ("Value × cost to serve", "Value × cost to serve"),
+                       ("Top customers", "Top customers")):
+        open_tab(page, tab)
+        expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=30_000)
+        expect(page.get_by_role("heading", name="Concentration", exact=True)).to_have_count(0)
+    expect(page.locator('[data-testid="stMain"]').get_by_role("combobox", name="Customer to look into")).to_be_visible()
+    full_screenshot(page, "portfolio_top_customers")
 
 
 def test_the_customer_box_follows_the_drill_down_when_a_filter_drops_the_pick(app_server, page):
@@ -35,6 +43,7 @@ def test_the_customer_box_follows_the_drill_down_when_a_filter_drops_the_pick(ap
     page.goto(f"{app_server}/portfolio")
     wait_ready(page, timeout=120_000)
     back_to_sample(page)
+    open_tab(page, "Top customers")
     main = page.locator('[data-testid="stMain"]')
     box = main.get_by_role("combobox", name="Customer to look into", exact=True)
     heading = main.locator("h5").first  # "id · name · region · segment · owner"
