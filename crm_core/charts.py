@@ -65,6 +65,7 @@ GREY = "#999999"
 SEQUENTIAL = "Cividis"
 #: Scatter plots draw at most this many points (a seeded sample beyond).
 MAX_POINTS = 5000
+COHORT_LABEL_AGES = 24  # a cohort heatmap writes each cell's value up to this many age columns (cohort_heatmap)
 
 # Categories with a fixed colour everywhere (the rest are hashed onto the palette).
 FIXED_COLORS: dict[str, str] = {
@@ -593,7 +594,11 @@ def cohort_heatmap(cells: pl.DataFrame, *, measure: str = "customers", period: s
     full = [[None] * len(ages) for _ in cohorts]
     part = [[None] * len(ages) for _ in cohorts]
     # each trace carries the labels of its own cells only: the browser lays out every text it is given, and a
-    # monthly grid of three years is ~650 cells (hover texts stay on both: the top trace answers every hover)
+    # monthly grid of three years is ~650 cells (hover texts stay on both: the top trace answers every hover).
+    # Past COHORT_LABEL_AGES columns the cells are written on no more: Plotly shrinks a label to its cell, ~6 px
+    # at 36 columns on a laptop screen (seen in the browser), and those unreadable labels were about half the
+    # heatmap's drawing time (0.25-0.3 of 0.5 s at 666 cells, Chromium, 2026-12-06); hover and the table say it.
+    labelled = len(ages) <= COHORT_LABEL_AGES
     text = [[""] * len(ages) for _ in cohorts]
     part_text = [[""] * len(ages) for _ in cohorts]
     hover = [[""] * len(ages) for _ in cohorts]
@@ -606,7 +611,7 @@ def cohort_heatmap(cells: pl.DataFrame, *, measure: str = "customers", period: s
             part_text[i][j] = "◔"
         else:
             full[i][j] = value
-            text[i][j] = "" if value is None else f"{value:.0%}"
+            text[i][j] = "" if value is None or not labelled else f"{value:.0%}"
         hover[i][j] = (
             f"Cohort {ylabels[i]}, age {j} {period}s<br>{what}: "
             + ("–" if value is None else f"{value:.1%}")
@@ -625,7 +630,8 @@ def cohort_heatmap(cells: pl.DataFrame, *, measure: str = "customers", period: s
     fig.update_layout(
         **_LAYOUT,
         title=_title(f"Cohort retention by {period} — {what.split(' (')[0].lower()}",
-                     "Rows: acquisition cohort · grey ◔ cells: period still running (partial)"),
+                     "Rows: acquisition cohort · grey ◔ cells: period still running (partial)"
+                     + ("" if labelled else " · hover a cell for its value")),
         xaxis={"title": {"text": f"Age ({period}s since first purchase)"}, "dtick": 1},
         yaxis={"title": {"text": f"Acquisition cohort ({period})"}, "autorange": "reversed", "type": "category"},
         height=max(380, 22 * len(cohorts) + 160),

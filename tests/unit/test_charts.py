@@ -255,6 +255,24 @@ def test_retention_figures_have_titles_axes_and_hover():
     assert "Q1" in figs[1].data[0].y[0]
 
 
+def test_a_cohort_heatmap_writes_values_in_its_cells_only_while_they_are_wide_enough():
+    from datetime import date
+
+    def grid(n: int) -> pl.DataFrame:  # n monthly cohorts, the last age of each still running
+        rows = [{"cohort": date(2020 + i // 12, i % 12 + 1, 1), "age": a, "value": 0.5, "count": 5.0,
+                 "cohort_size": 10, "partial": a == n - i - 1} for i in range(n) for a in range(n - i)]
+        return pl.DataFrame(rows)
+
+    small = charts.cohort_heatmap(grid(charts.COHORT_LABEL_AGES))
+    assert small.data[0].text[0][0] == "50%"
+    assert "hover a cell" not in small.layout.title.subtitle.text
+    large = charts.cohort_heatmap(grid(charts.COHORT_LABEL_AGES + 1))
+    assert {t for row in large.data[0].text for t in row} == {""}  # no value written...
+    assert large.data[0].customdata[0][0].endswith("50.0%<br>Active customers: 5 of cohort size 10")  # ...hovered
+    assert large.data[1].text[0][-1] == "◔"  # partial periods stay marked
+    assert "hover a cell for its value" in large.layout.title.subtitle.text
+
+
 # ---------------------------------------------------------------------------------------------------- cost to serve
 def _cost_figures() -> dict[str, go.Figure]:
     from crm_core.metrics import cost
