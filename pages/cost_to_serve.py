@@ -257,6 +257,15 @@ def main() -> None:
         rates_editor(ds, unit)
     if not v["customers"]:
         return
+    sections(v, unit, name, currency)
+    if changes is not None:
+        changes()
+    if auth.allowed("edit_cost_rates"):  # last: a rate save then prices the usage kept in memory
+        data.keep_cost_usage(scope)
+
+
+@widgets.section("Cost to serve page")  # a tab opened reruns the tabs alone, not the sidebar, KPI cards and rates
+def sections(v: dict, unit: str, name: str, currency: str | None) -> None:
     pools_tab, groups_tab, profit_tab, costly_tab = widgets.page_tabs(TABS, state.COST_TAB)
     if pools_tab.open:
         with pools_tab:
@@ -274,10 +283,6 @@ def main() -> None:
     if costly_tab.open:
         with costly_tab:
             costly_section(v, unit, name)
-    if changes is not None:
-        changes()
-    if auth.allowed("edit_cost_rates"):  # last: a rate save then prices the usage kept in memory
-        data.keep_cost_usage(scope)
 
 
 main()

@@ -292,6 +292,11 @@ def main() -> None:
         )
         return
     kpis(scope, span, p["summary"], unit)
+    sections(p, ds, scope, span, unit, name, currency)
+
+
+@widgets.section("Portfolio page")  # a tab opened reruns the tabs alone, not the sidebar and the KPI cards
+def sections(p: dict, ds: dict, scope, span, unit: str, name: str, currency: str | None) -> None:
     concentration_tab, rfm_tab, quadrant_tab, top_tab = widgets.page_tabs(
         TABS, state.PORTFOLIO_TAB, keep=[CUSTOMER_PICK])
     if concentration_tab.open:

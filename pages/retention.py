@@ -302,6 +302,12 @@ def main() -> None:
                                                                          pending),
                                             scope, span,
                                             lambda previous: kpi_figures(previous, span, overview["churn_days"]))
+    sections(scope, span, overview, unit, name, currency)
+    changes()
+
+
+@widgets.section("Retention & CLV page")  # a tab opened reruns the tabs alone, not the sidebar and the KPI cards
+def sections(scope, span, overview: dict, unit: str, name: str, currency: str | None) -> None:
     cohort_tab, churn_tab, clv_tab, holdout_tab = widgets.page_tabs(
         TABS, state.RETENTION_TAB, keep=[state.RETENTION_MEASURE, state.RETENTION_PERIOD, state.RETENTION_HOLDOUT])
     if cohort_tab.open:
@@ -320,7 +326,6 @@ def main() -> None:
     if holdout_tab.open:
         with holdout_tab:
             holdout_section(scope, span, name)
-    changes()
 
 
 main()
