@@ -64,7 +64,7 @@ GREY = "#999999"
 #: Sequential colour scale for magnitudes (colour-blind safe, readable in greyscale).
 SEQUENTIAL = "Cividis"
 #: Scatter plots draw at most this many points (a seeded sample beyond).
-MAX_POINTS = 5000
+MAX_POINTS = 2000  # points of a value × cost scatter: a seeded sample beyond (quadrant_figure says why so few)
 COHORT_LABEL_AGES = 24  # a cohort heatmap writes each cell's value up to this many age columns (cohort_heatmap)
 
 # Categories with a fixed colour everywhere (the rest are hashed onto the palette).
@@ -316,18 +316,20 @@ def quadrant_figure(
     pts = sample_points(quadrants, max_points).with_columns(pl.col("quadrant").cast(pl.String))
     dtype = quadrants.schema.get("quadrant")
     order = list(dtype.categories) if isinstance(dtype, pl.Enum) else sorted(set(pts["quadrant"].drop_nulls()))
-    # WebGL, not SVG: alone, Plotly draws 2,000 SVG points faster than any WebGL scatter in software-rendered
-    # Chromium (~0.27 against ~0.45 s), but in the page SVG was no faster to open and slower on every rerun and
-    # filter change (Streamlit fades the stale page, which paints each SVG circle again): measured at 1M customers
-    # in the browser, 2026-12-06, both of 2,000 points: region filter set / clear 1.66 / 1.58 s with SVG, 1.44 / 1.41
-    # s with WebGL (medians of 4); reruns 0.36-0.51 against 0.27-0.37 s.
+    # SVG of at most MAX_POINTS (2,000), not WebGL: alone, Plotly draws 2,000 SVG points faster than any WebGL
+    # scatter in software-rendered Chromium (~0.27 against 0.45-1.0 s; WebGL costs ~0.4 s even at 100 points). While
+    # the Portfolio page drew all its sections at once, SVG lost in the page: Streamlit fades the stale page during
+    # every run, which paints each circle again. Since the scatter has a tab of its own (ui.widgets.page_tabs) it
+    # wins: opening that tab at 1M customers, medians of 5 in three runs each in turn (2026-12-06), 0.88 / 0.89 /
+    # 0.67 s against 0.95 / 1.57 / 1.40 s for 5,000 WebGL points; the region filter set and cleared on that tab
+    # about the same, ~0.8-1.3 s either way.
     fig = go.Figure()
     for name in order:
         part = pts.filter(pl.col("quadrant") == name)
         if part.is_empty():
             continue
         fig.add_trace(
-            go.Scattergl(
+            go.Scatter(
                 x=part["cost_axis"].to_list(), y=part["value_axis"].to_list(), mode="markers", name=name,
                 marker={"color": color_for(name), "size": 6, "opacity": 0.7},
                 customdata=part.select("customer_id").rows(),

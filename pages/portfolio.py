@@ -145,10 +145,11 @@ def quadrant_section(p: dict, ds: dict, unit: str, name: str, currency: str | No
     quadrants = p["quadrants"]
     figures.plot(charts.quadrant_figure, quadrants, currency=currency, axes=p["quadrant_axes"], config=CHART_CONFIG,
                  key="portfolio_quadrants")
-    if p["quadrant_count"] > quadrants.height:
+    drawn = min(quadrants.height, charts.MAX_POINTS)  # results kept before 2,000 became the limit hold 5,000
+    if p["quadrant_count"] > drawn:
         st.caption(
-            f"The chart draws a random sample of {quadrants.height:,} of the {p['quadrant_count']:,} customers; the "
-            "table below counts all of them."
+            f"The chart draws a random sample of {drawn:,} of the {p['quadrant_count']:,} customers; the table "
+            "below counts all of them."
         )
     frame = p["quadrant_summary"].select(
         pl.col("quadrant").cast(pl.String).alias("Quadrant"),

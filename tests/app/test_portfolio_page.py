@@ -5,10 +5,12 @@ Each test has its own database file and empty caches (conftest.py).
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 import polars as pl
 
+from crm_core import charts
 from crm_core.store import TableLoad
 from ui import data, state
 
@@ -176,3 +178,12 @@ def test_a_picked_customer_outlives_a_visit_to_another_tab(app):
     open_tab(at, "Top customers")
     assert at.selectbox(key=CUSTOMER_PICK).value == customer_id
     assert any(customer_id in m.value for m in at.markdown if m.value.startswith("#####"))
+
+
+def test_the_quadrant_scatter_draws_a_sample_and_says_so(app):
+    at = open_tab(portfolio_page(app), "Value × cost to serve")
+    customers = kpis(at)["Customers"][0]  # the sample company's buyers: more than the chart draws
+    assert int(customers.replace(",", "")) > charts.MAX_POINTS
+    assert any(f"random sample of {charts.MAX_POINTS:,} of the {customers} customers" in c.value for c in at.caption)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert sum(len(trace["x"]) for trace in spec["data"]) == charts.MAX_POINTS

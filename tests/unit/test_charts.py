@@ -115,9 +115,12 @@ def test_large_scatters_are_sampled_to_the_limit():
          "revenue": [float(i % 97) for i in range(7000)], "cost_to_serve": [float(i % 13) for i in range(7000)]}
     )
     q = pf.cost_quadrants(big)
+    fig = charts.quadrant_figure(q)
+    assert sum(len(t.x) for t in fig.data) == charts.MAX_POINTS == 2000
+    assert "2,000 of 7,000" in fig.layout.title.subtitle.text
+    assert {t.type for t in fig.data} == {"scatter"}  # SVG: see quadrant_figure for why not WebGL
     fig = charts.quadrant_figure(q, max_points=5000)
     assert sum(len(t.x) for t in fig.data) == 5000
-    assert "5,000 of 7,000" in fig.layout.title.subtitle.text
     assert charts.sample_points(q, 5000)["customer_id"].to_list() == charts.sample_points(q, 5000)[
         "customer_id"].to_list()
 
