@@ -29,7 +29,6 @@ NO_INTERACTIONS = (
     "Import an activities export on the Data page — calls, emails, meetings, visits and tickets (e.g. Salesforce "
     "Tasks/Events, HubSpot Calls/Emails/Meetings, helpdesk tickets) — to charge customers for the contacts they cause."
 )
-TABS = ["Cost pools", "Segments & channels", "Profitability", "Most costly customers"]
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 
@@ -266,23 +265,19 @@ def main() -> None:
 
 @widgets.section("Cost to serve page")  # a tab opened reruns the tabs alone, not the sidebar, KPI cards and rates
 def sections(v: dict, unit: str, name: str, currency: str | None) -> None:
-    pools_tab, groups_tab, profit_tab, costly_tab = widgets.page_tabs(TABS, state.COST_TAB)
-    if pools_tab.open:
-        with pools_tab:
-            pools_section(v, unit, name, currency)
-    if groups_tab.open:
-        with groups_tab:
-            left, right = st.columns(2, gap="large")
-            with left:
-                group_section(v, "segment", "Segment", unit, name, currency)
-            with right:
-                group_section(v, "channel", "Channel", unit, name, currency)
-    if profit_tab.open:
-        with profit_tab:
-            profitability_section(v, unit, name, currency)
-    if costly_tab.open:
-        with costly_tab:
-            costly_section(v, unit, name)
+    def segments_and_channels() -> None:
+        left, right = st.columns(2, gap="large")
+        with left:
+            group_section(v, "segment", "Segment", unit, name, currency)
+        with right:
+            group_section(v, "channel", "Channel", unit, name, currency)
+
+    widgets.page_tabs({
+        "Cost pools": lambda: pools_section(v, unit, name, currency),
+        "Segments & channels": segments_and_channels,
+        "Profitability": lambda: profitability_section(v, unit, name, currency),
+        "Most costly customers": lambda: costly_section(v, unit, name),
+    }, state.COST_TAB)
 
 
 main()

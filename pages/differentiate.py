@@ -23,7 +23,6 @@ CANNOT_SEGMENT = "Too few customers to segment"
 NO_CLV = "CLV cannot be fitted for this data"
 ALL_SEGMENTS = "All segments"
 K_OPTIONS: list[str | int] = ["auto", *views.SEGMENT_KS]  # each prepared after an import
-TABS = ["Differentiate", "Interact", "Customize"]  # IDIC's last three stages; Identify's cards stand above them
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 IDENTIFIED_HELP = (
@@ -309,18 +308,15 @@ def segment_sections(scope, ds: dict, unit: str, name: str, currency: str | None
                    "segments.", icon=":material/warning:")
         return
     # the number of segments is chosen above the tabs: all three follow it
-    differentiate_tab, interact_tab, customize_tab = widgets.page_tabs(
-        TABS, state.DIFFERENTIATE_TAB, keep=[state.DIFFERENTIATE_SEGMENT])
-    if differentiate_tab.open:
-        with differentiate_tab:
-            st.subheader("Differentiate")
-            differentiate_section(seg, unit, name, currency)
-    if interact_tab.open:
-        with interact_tab:
-            interact_section(seg, ds, unit, name, currency)
-    if customize_tab.open:
-        with customize_tab:
-            customize_section(seg, unit, name)
+    def differentiate() -> None:
+        st.subheader("Differentiate")
+        differentiate_section(seg, unit, name, currency)
+
+    widgets.page_tabs({  # IDIC's last three stages; Identify's cards stand above them
+        "Differentiate": differentiate,
+        "Interact": lambda: interact_section(seg, ds, unit, name, currency),
+        "Customize": lambda: customize_section(seg, unit, name),
+    }, state.DIFFERENTIATE_TAB, keep=[state.DIFFERENTIATE_SEGMENT])
 
 
 main()

@@ -19,7 +19,6 @@ require_app_frame()
 
 # Widget keys of this page (ui/state.py is not this file; move them there when it is next edited).
 CUSTOMER_PICK = state.PORTFOLIO_CUSTOMER
-TABS = ["Concentration", "RFM segments", "Value × cost to serve", "Top customers"]
 
 EMPTY_WINDOW = "No purchases in the analysis window"
 NO_INTERACTIONS = (
@@ -298,24 +297,19 @@ def main() -> None:
 
 @widgets.section("Portfolio page")  # a tab opened reruns the tabs alone, not the sidebar and the KPI cards
 def sections(p: dict, ds: dict, scope, span, unit: str, name: str, currency: str | None) -> None:
-    concentration_tab, rfm_tab, quadrant_tab, top_tab = widgets.page_tabs(
-        TABS, state.PORTFOLIO_TAB, keep=[CUSTOMER_PICK])
-    if concentration_tab.open:
-        with concentration_tab:
-            left, right = st.columns(2, gap="large")
-            with left:
-                concentration(p)
-            with right:
-                abc_section(p, unit, name)
-    if rfm_tab.open:
-        with rfm_tab:
-            rfm_section(p, unit, name, currency)
-    if quadrant_tab.open:
-        with quadrant_tab:
-            quadrant_section(p, ds, unit, name, currency)
-    if top_tab.open:
-        with top_tab:
-            top_section(p, ds, scope, span, unit, name, currency)
+    def concentration_and_abc() -> None:
+        left, right = st.columns(2, gap="large")
+        with left:
+            concentration(p)
+        with right:
+            abc_section(p, unit, name)
+
+    widgets.page_tabs({
+        "Concentration": concentration_and_abc,
+        "RFM segments": lambda: rfm_section(p, unit, name, currency),
+        "Value × cost to serve": lambda: quadrant_section(p, ds, unit, name, currency),
+        "Top customers": lambda: top_section(p, ds, scope, span, unit, name, currency),
+    }, state.PORTFOLIO_TAB, keep=[CUSTOMER_PICK])
 
 
 main()

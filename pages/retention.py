@@ -26,7 +26,6 @@ NO_CLV = "CLV cannot be fitted for this data"
 TOO_SHORT = "The data are too short for a holdout check"
 HOLDOUT_MONTHS = [3, 6, 9]
 DEFAULT_HOLDOUT = 6  # months
-TABS = ["Cohorts", "Churn & survival", "Lifetime value", "Holdout check"]
 CHART_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 MEASURES = {"customers": "Customers", "revenue": "Revenue"}
 PERIODS = {"month": "Month", "quarter": "Quarter"}
@@ -308,24 +307,19 @@ def main() -> None:
 
 @widgets.section("Retention & CLV page")  # a tab opened reruns the tabs alone, not the sidebar and the KPI cards
 def sections(scope, span, overview: dict, unit: str, name: str, currency: str | None) -> None:
-    cohort_tab, churn_tab, clv_tab, holdout_tab = widgets.page_tabs(
-        TABS, state.RETENTION_TAB, keep=[state.RETENTION_MEASURE, state.RETENTION_PERIOD, state.RETENTION_HOLDOUT])
-    if cohort_tab.open:
-        with cohort_tab:
-            cohort_section(scope, unit, name, currency)
-    if churn_tab.open:
-        with churn_tab:
-            left, right = st.columns(2, gap="large")
-            with left:
-                churn_section(overview, name)
-            with right:
-                survival_section(overview, name)
-    if clv_tab.open:
-        with clv_tab:
-            clv_sections(scope, span, unit, name, currency)
-    if holdout_tab.open:
-        with holdout_tab:
-            holdout_section(scope, span, name)
+    def churn_and_survival() -> None:
+        left, right = st.columns(2, gap="large")
+        with left:
+            churn_section(overview, name)
+        with right:
+            survival_section(overview, name)
+
+    widgets.page_tabs({
+        "Cohorts": lambda: cohort_section(scope, unit, name, currency),
+        "Churn & survival": churn_and_survival,
+        "Lifetime value": lambda: clv_sections(scope, span, unit, name, currency),
+        "Holdout check": lambda: holdout_section(scope, span, name),
+    }, state.RETENTION_TAB, keep=[state.RETENTION_MEASURE, state.RETENTION_PERIOD, state.RETENTION_HOLDOUT])
 
 
 main()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import polars as pl
 import streamlit as st
@@ -233,9 +233,10 @@ def section(where: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     return decorate
 
 
-def page_tabs(labels: list[str], key: str, *, keep: Iterable[str] = ()) -> tuple:
-    """A page's sections as tabs of which only the open one runs and is drawn (``st.tabs`` with
-    ``on_change="rerun"``; ``if tab.open:`` before drawing into it).
+def page_tabs(sections: Mapping[str, Callable[[], None]], key: str, *, keep: Iterable[str] = ()) -> None:
+    """A page's sections as tabs, ``{label: draw}``, of which only the open one runs: ``draw()`` of the open tab
+    is called inside it (``st.tabs`` with ``on_change="rerun"``: a tab opened reruns the page, or the fragment
+    the tabs are in).
 
     Why: the browser, not the server, was most of a filter change at a million customers. Every chart whose
     figure changed is mounted afresh (Streamlit's element id follows the figure), and a page drew four to six.
@@ -247,7 +248,10 @@ def page_tabs(labels: list[str], key: str, *, keep: Iterable[str] = ()) -> tuple
     for name in keep:
         if name in st.session_state:
             st.session_state[name] = st.session_state[name]
-    return st.tabs(labels, key=key, on_change="rerun")
+    for tab, draw in zip(st.tabs(list(sections), key=key, on_change="rerun"), sections.values(), strict=True):
+        if tab.open:
+            with tab:
+                draw()
 
 
 # ---------------------------------------------------------------------------- page tables and numbers
