@@ -63,9 +63,10 @@ OKABE_ITO: tuple[str, ...] = (
 GREY = "#999999"
 #: Sequential colour scale for magnitudes (colour-blind safe, readable in greyscale).
 SEQUENTIAL = "Cividis"
-#: Scatter plots draw at most this many points (a seeded sample beyond).
-MAX_POINTS = 2000  # points of a value × cost scatter: a seeded sample beyond (quadrant_figure says why so few)
-COHORT_LABEL_AGES = 24  # a cohort heatmap writes each cell's value up to this many age columns (cohort_heatmap)
+#: Scatter plots draw at most this many points (a seeded sample beyond; quadrant_figure says why so few).
+MAX_POINTS = 2000
+#: A cohort heatmap writes each cell's value in it up to this many age columns (cohort_heatmap says why).
+COHORT_LABEL_AGES = 24
 
 # Categories with a fixed colour everywhere (the rest are hashed onto the palette).
 FIXED_COLORS: dict[str, str] = {
