@@ -219,14 +219,35 @@ def _read_text(name: str, data: bytes) -> RawTable:
             raise_if_empty=False,
         )
     except Exception as exc:  # polars raises several types for malformed CSV
+        where = _where_rows_break(text, delimiter, len(header))
         raise IngestError(
-            f"{name} could not be read as a table ({_first_line(exc)}); check that every row has as many "
+            f"{name} could not be read as a table ({where or _first_line(exc)}); check that every row has as many "
             "fields as the header row and that quotes are closed."
         ) from exc
     frame, notes = _name_columns(frame, header, name)
     if frame.width == 0:  # nothing but delimiters
         raise IngestError(_empty(name))
     return RawTable(source=name, frame=frame, file_name=name, encoding=encoding, delimiter=delimiter, notes=notes)
+
+
+def _where_rows_break(text: str, delimiter: str, width: int) -> str | None:
+    """Where a CSV polars could not read breaks, as the user counts rows (the header is row 1): the first row with
+    more fields than the header's ``width``, or a quote never closed (the last row then runs on from the line it
+    opens on to the end of the file). Python's csv reader, in the error path only; None when it finds neither."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    lines = text.count("\n") + (not text.endswith("\n"))
+    start = 1  # the line the row being read starts on
+    try:
+        for row in reader:
+            if len(row) > width:
+                return f"row {start} has {len(row)} fields where the header row has {width}"
+            # the last row, from the line it starts on to the end of the file, with an odd number of quotes
+            if reader.line_num >= lines and "\n".join(text.split("\n")[start - 1:]).count('"') % 2:
+                return f"the quote opened in row {start} is never closed"
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        return f"row {start}: {exc}"
+    return None
 
 
 def _decode(name: str, data: bytes) -> tuple[str, str]:
