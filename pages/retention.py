@@ -228,7 +228,7 @@ def holdout_section(scope, span, name: str) -> None:
     """The holdout check; a fragment, so its length reruns this section only."""
     st.subheader("Holdout check of the models")
     # six months unless chosen: set, not passed as ``index``, since the page's tabs keep the choice by setting it
-    # (a widget given both warns)
+    # (for a widget given both, Streamlit logs "created with a default value but also had its value set")
     st.session_state.setdefault(state.RETENTION_HOLDOUT, DEFAULT_HOLDOUT)
     months = st.selectbox("Holdout length (months)", HOLDOUT_MONTHS, key=state.RETENTION_HOLDOUT,
                           help="Fit the models on the data up to this many months before the last purchase, "

@@ -140,4 +140,3 @@ def test_cohort_and_holdout_choices_outlive_a_visit_to_another_tab(app):
     assert at.radio(key=state.RETENTION_PERIOD).value == "quarter"
     open_tab(at, "Holdout check")
     assert at.selectbox(key=state.RETENTION_HOLDOUT).value == 3
-    assert not at.warning  # no "set via the Session State API" warning: the widget has no default of its own
