@@ -204,7 +204,7 @@ def button(label: str, expander: str | None = None):
 
 
 def tab(label: str):
-    """The page's tab ``label`` (ui.widgets.page_tabs: a click reruns the page, which draws that tab only)."""
+    """The page's tab ``label`` (ui.widgets.page_tabs: a click reruns the tabs, which draw that tab only)."""
     def find(page):
         target = page.locator(MAIN).get_by_role("tab", name=label, exact=True)
         if target.get_attribute("aria-selected", timeout=FIND_MS) == "true":
