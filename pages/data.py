@@ -329,7 +329,8 @@ def import_controls(target: str | None, candidates: list[tuple[str, pipeline.Pre
 
 
 PREPARE_LABELS = {
-    "portfolio_kpis": "portfolio figures", "portfolio": "portfolio analysis", "identify": "contact data",
+    "portfolio_kpis": "portfolio figures", "portfolio": "portfolio concentration", "portfolio_rfm": "RFM segments",
+    "portfolio_quadrants": "value × cost quadrants", "portfolio_top": "top customers", "identify": "contact data",
     "segment_features": "segment features", "member_details": "customer lists", "segmentation": "k-means segments",
     "churn_rule": "churn rule", "retention_overview": "churn and survival", "clv_fit": "CLV models",
     "holdout": "holdout checks",

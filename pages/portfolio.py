@@ -116,8 +116,10 @@ def abc_section(p: dict, unit: str, name: str) -> None:
     })
 
 
-def rfm_section(p: dict, unit: str, name: str, currency: str | None) -> None:
+def rfm_section(scope, unit: str, name: str, currency: str | None) -> None:
     st.subheader("RFM segments")
+    with st.spinner("Scoring recency, frequency and value…"):
+        p = data.portfolio_rfm(scope)
     st.caption(
         "Recency, frequency and monetary value scored 1–5 by quintile among the buyers; segments named after "
         "Putler / Kabasakal (2020)."
@@ -137,8 +139,10 @@ def rfm_section(p: dict, unit: str, name: str, currency: str | None) -> None:
     })
 
 
-def quadrant_section(p: dict, ds: dict, unit: str, name: str, currency: str | None) -> None:
+def quadrant_section(scope, ds: dict, unit: str, name: str, currency: str | None) -> None:
     st.subheader("Value × cost to serve")
+    with st.spinner("Placing customers by value and cost to serve…"):
+        p = data.portfolio_quadrants(scope)
     if not p["cost_known"] or not int(ds.get("interactions") or 0):
         st.info(NO_INTERACTIONS, icon=":material/info:")
     quadrants = p["quadrants"]
@@ -171,9 +175,10 @@ def quadrant_section(p: dict, ds: dict, unit: str, name: str, currency: str | No
 
 
 @widgets.section("Portfolio page, top customers")  # a customer picked reruns this section alone
-def top_section(p: dict, ds: dict, scope, span, unit: str, name: str, currency: str | None) -> None:
+def top_section(ds: dict, scope, span, unit: str, name: str, currency: str | None) -> None:
     st.subheader("Top customers")
-    top = p["top"]
+    with st.spinner("Ranking customers by revenue…"):
+        top = data.portfolio_top(scope)
     frame = top.select(
         pl.col("customer_id").alias("Customer"),
         pl.col("name").alias("Name"),
@@ -306,9 +311,9 @@ def sections(p: dict, ds: dict, scope, span, unit: str, name: str, currency: str
 
     widgets.page_tabs({
         "Concentration": concentration_and_abc,
-        "RFM segments": lambda: rfm_section(p, unit, name, currency),
-        "Value × cost to serve": lambda: quadrant_section(p, ds, unit, name, currency),
-        "Top customers": lambda: top_section(p, ds, scope, span, unit, name, currency),
+        "RFM segments": lambda: rfm_section(scope, unit, name, currency),
+        "Value × cost to serve": lambda: quadrant_section(scope, ds, unit, name, currency),
+        "Top customers": lambda: top_section(ds, scope, span, unit, name, currency),
     }, state.PORTFOLIO_TAB, keep=[CUSTOMER_PICK])
 
 

@@ -269,9 +269,24 @@ def portfolio_kpis(scope_: scope.Scope) -> dict:
     return view("portfolio_kpis", scope_)
 
 
-def portfolio(scope_: scope.Scope, top: int = TOP_CUSTOMERS) -> dict:
-    """``crm_core.views.portfolio``: everything the Portfolio page draws for a scope."""
-    return view("portfolio", scope_, top=top)
+def portfolio(scope_: scope.Scope) -> dict:
+    """``crm_core.views.portfolio``: the Portfolio page's KPI cards and Concentration tab for a scope."""
+    return view("portfolio", scope_)
+
+
+def portfolio_rfm(scope_: scope.Scope) -> dict:
+    """``crm_core.views.portfolio_rfm``: the Portfolio page's RFM segments."""
+    return view("portfolio_rfm", scope_)
+
+
+def portfolio_quadrants(scope_: scope.Scope) -> dict:
+    """``crm_core.views.portfolio_quadrants``: the Portfolio page's value × cost-to-serve quadrants."""
+    return view("portfolio_quadrants", scope_)
+
+
+def portfolio_top(scope_: scope.Scope, top: int = TOP_CUSTOMERS) -> pl.DataFrame:
+    """``crm_core.views.portfolio_top``: the Portfolio page's top customers by revenue."""
+    return view("portfolio_top", scope_, top=top)
 
 
 @st.cache_data(show_spinner=False)

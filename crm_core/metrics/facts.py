@@ -12,6 +12,7 @@ profit come from the same SQL fragment as :mod:`crm_core.metrics.cost` (``crm_co
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,7 @@ from crm_core.metrics.scope import (
     purchases_sql,
     sales_channels,
 )
+from crm_core.sql import quote_ident
 
 if TYPE_CHECKING:  # pragma: no cover
     from crm_core.store import Store
@@ -44,14 +46,21 @@ _NOT_USAGE = f"* EXCLUDE ({', '.join(USAGE_COLUMNS)})"
 # in the order they were written (preserve_insertion_order, on by default), so these reads leave out the ORDER BY
 # and check the order instead (:func:`_read_stored`): at 1M customers the read took 0.16 s against 0.33 s, 0.08 s
 # against 0.12 s with a region filter.
-STORED_SQL = f"SELECT {_NOT_USAGE} FROM customer_facts WHERE dataset_id = $dataset"
+STORED_SQL = "SELECT {columns} FROM customer_facts WHERE dataset_id = $dataset"
 # The stored rows of the customers passing region / segment / owner filters. Those filters act per customer
 # on the customers table, whose region, segment and owner the facts carry (null for a customer missing from
 # it, whom any such filter leaves out), so this equals the windowed query with the filters, in a read.
 STORED_FILTERED_SQL = f"""
-SELECT {_NOT_USAGE} FROM customer_facts
+SELECT {{columns}} FROM customer_facts
 WHERE dataset_id = $dataset
   AND {ATTRIBUTE_FILTER}"""
+
+
+def _stored_columns(columns: Sequence[str] | None) -> str:
+    """The select list of a stored read: every column but the usage ones, or ``columns`` (customer_id first)."""
+    if columns is None:
+        return _NOT_USAGE
+    return ", ".join(quote_ident(c) for c in dict.fromkeys(["customer_id", *columns]))
 
 
 def _read_stored(store: Store, text: str, params: dict) -> pl.DataFrame:
@@ -140,7 +149,9 @@ def reads_stored(store: Store, scope: Scope, as_of: date | None = None) -> bool:
     return whole == default_scope(store, scope.dataset_id)
 
 
-def customer_facts(store: Store, scope: Scope, as_of: date | None = None) -> pl.DataFrame:
+def customer_facts(
+    store: Store, scope: Scope, as_of: date | None = None, columns: Sequence[str] | None = None
+) -> pl.DataFrame:
     """Facts per customer over the scope's window and filters.
 
     Customers: those passing the region / segment / owner filters that are known by the window end
@@ -156,6 +167,10 @@ def customer_facts(store: Store, scope: Scope, as_of: date | None = None) -> pl.
         The day tenure and recency are measured at. Defaults to the window end or, when the window is
         open-ended, the dataset's last purchase day. With an open-ended window an explicit ``as_of``
         also ends the window (nothing after ``as_of`` is counted).
+    columns
+        Only these columns, after customer_id (always first). A read of the stored rows then reads no
+        others: at 1M customers, one region of four, 4 columns take 0.025 s against 0.1-0.15 s for all 40
+        (the text columns cost most). Facts computed from the transactions are computed whole and cut.
 
     Returns
     -------
@@ -189,7 +204,10 @@ def customer_facts(store: Store, scope: Scope, as_of: date | None = None) -> pl.
         elif as_of < scope.end:
             raise ValueError(f"as_of {as_of} is before the window end {scope.end}; pick a day on or after it.")
     if reads_stored(store, scope, as_of):
+        select = _stored_columns(columns)
         if not scope.filtered:
-            return _read_stored(store, STORED_SQL, {"dataset": scope.dataset_id})
-        return _read_stored(store, STORED_FILTERED_SQL, scope.params(STORED_FILTERED_SQL))
-    return _computed(store, scope, as_of)
+            return _read_stored(store, STORED_SQL.format(columns=select), {"dataset": scope.dataset_id})
+        text = STORED_FILTERED_SQL.format(columns=select)
+        return _read_stored(store, text, scope.params(text))
+    computed = _computed(store, scope, as_of)
+    return computed if columns is None else computed.select(list(dict.fromkeys(["customer_id", *columns])))

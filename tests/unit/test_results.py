@@ -306,8 +306,10 @@ def test_warm_keeps_every_default_view_and_pages_then_read_them(small, monkeypat
     assert list(views.warm(store, ds, slow=True)) == ["review kind=quarter"] and kept_view(Scope(ds), *review)
     # every kept view reads back equal to a fresh computation
     fresh = views.portfolio(store, default)
-    kept = views.compute(store, "portfolio", default, top=views.TOP_CUSTOMERS)
-    assert kept["summary"] == fresh["summary"] and kept["top"].equals(fresh["top"])
+    kept = views.compute(store, "portfolio", default)
+    assert kept["summary"] == fresh["summary"] and kept["abc"].equals(fresh["abc"])
+    kept_top = views.compute(store, "portfolio_top", default, top=views.TOP_CUSTOMERS)
+    assert kept_top.equals(views.portfolio_top(store, default)) and kept_top.height == views.TOP_CUSTOMERS
     # ... and is read, not computed, afterwards
     monkeypatch.setitem(views.VIEWS, "segmentation", lambda *a, **k: pytest.fail("recomputed"))
     assert views.compute(store, "segmentation", default, k="auto")["k"] >= 2
@@ -349,7 +351,8 @@ def test_views_send_light_results(small):
     store, ds = small
     p = views.portfolio(store, Scope(ds))
     assert p["curve"].height <= views.CURVE_POINTS + 1
-    assert p["quadrant_count"] == p["customers"] and p["quadrants"].height <= p["quadrant_count"]
+    q = views.portfolio_quadrants(store, Scope(ds))
+    assert q["quadrant_count"] == p["customers"] and q["quadrants"].height <= q["quadrant_count"]
     assert p["curve"]["value_share"][-1] == pytest.approx(1.0)
 
 

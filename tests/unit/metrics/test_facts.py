@@ -13,6 +13,7 @@ from crm_core import results, views
 from crm_core.metrics import cost, portfolio
 from crm_core.metrics import facts as facts_module
 from crm_core.metrics.facts import customer_facts
+from crm_core.metrics.ranking import top_rows
 from crm_core.metrics.scope import Scope
 from crm_core.store import Store, TableLoad
 from tests.unit.metrics.test_cost import RATES, by_customer, load_fixture
@@ -385,6 +386,37 @@ def test_buyer_values_are_the_buyers_columns_of_the_facts(sample_store):
         assert_frame_equal(got, expected, check_exact=False, rel_tol=1e-12)
         assert views.portfolio_kpis(sample_store, scope) == pytest.approx(
             portfolio.portfolio_summary(views.buyers(sample_store, scope)), nan_ok=True)
+
+
+def test_the_portfolio_views_read_only_the_columns_they_need_and_give_the_same(sample_store):
+    # each Portfolio tab's view reads a few facts columns (a filter change at a million customers reads 3 of 40):
+    # the same rows and values as those columns of the whole facts, and the same figures as the portfolio
+    # functions give on the whole buyers' facts; stored reads (default, a region) and computed facts (a
+    # channel filter, a shorter window)
+    ds = int(sample_store.datasets()["dataset_id"][0])
+    default = facts_module.default_scope(sample_store, ds)
+    region = sample_store.table("customers", ds).drop_nulls(["region"]).sort("customer_id")["region"][0]
+    channel = sample_store.table("transactions", ds).drop_nulls("channel").sort("transaction_id")["channel"][0]
+    half = default.with_window(default.start + timedelta(days=200), default.end - timedelta(days=90))
+    for scope in (default, Scope(ds, default.start, default.end, regions=(region,)),
+                  Scope(ds, half.start, half.end, channels=(channel,)), half):
+        whole = customer_facts(sample_store, scope)
+        for columns in (views.SUMMARY_COLUMNS, views.TOP_COLUMNS, ("customer_id", "revenue")):
+            got = customer_facts(sample_store, scope, columns=columns)
+            assert got.columns == list(dict.fromkeys(["customer_id", *columns]))
+            assert_frame_equal(got, whole.select(got.columns))
+        b = views.buyers(sample_store, scope)
+        p = views.portfolio(sample_store, scope)
+        assert p["customers"] == b.height > 0
+        assert p["summary"] == pytest.approx(portfolio.portfolio_summary(b), nan_ok=True)
+        assert_frame_equal(p["abc"], portfolio.abc_summary(portfolio.abc_classes(b, "revenue")))
+        segmented = portfolio.rfm_segments(portfolio.rfm_scores(b))
+        assert_frame_equal(views.portfolio_rfm(sample_store, scope)["rfm"], portfolio.rfm_summary(segmented))
+        q = views.portfolio_quadrants(sample_store, scope)
+        assert_frame_equal(q["quadrant_summary"], portfolio.quadrant_summary(portfolio.cost_quadrants(b)))
+        top = views.portfolio_top(sample_store, scope)
+        assert_frame_equal(top, top_rows(b, views.TOP_CUSTOMERS, "revenue").select(top.columns))
+        assert top.height == min(views.TOP_CUSTOMERS, b.height) and "name" in top.columns
 
 
 def test_sample_cost_priced_in_memory_is_the_sql_pricing_to_the_bit(sample_store):
