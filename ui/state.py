@@ -48,6 +48,7 @@ PORTFOLIO_CUSTOMER = "portfolio_customer"  # selectbox: the top customer to dril
 
 # Differentiate page
 DIFFERENTIATE_K = "differentiate_k"  # selectbox: "auto" or a number of segments 2..8
+DIFFERENTIATE_SILHOUETTES = "differentiate_silhouettes"  # expander: the silhouette by k, drawn when open
 DIFFERENTIATE_SEGMENT = "differentiate_segment"  # selectbox: the segment whose customer list is shown
 
 # Retention & CLV page

@@ -41,14 +41,27 @@ def profile(at):
 def test_differentiate_page_renders_on_the_sample_company(app):
     at = differentiate_page(app)
     assert "IDIC · Identify, Differentiate, Interact, Customize" in " ".join(texts(at.markdown))
-    assert [t.label for t in at.tabs] == ["Differentiate", "Interact", "Customize"]
+    assert [t.label for t in at.tabs] == ["Differentiate", "CLV tiers", "Interact", "Customize"]
     assert texts(at.subheader) == ["Identify", "Differentiate"]  # Identify's cards, then the open tab
     assert metric(at, "Identified") not in ("", "0")
     assert metric(at, "Contactable").endswith("%")
     segments = list(profile(at)["Segment"])
     assert len(segments) >= 2 and all(segments)
-    assert len(at.get("plotly_chart")) == 4  # silhouettes, sizes, profiles, CLV tiers
+    assert len(at.get("plotly_chart")) == 2  # sizes, profiles; the silhouettes only once their expander is open
     labels = [b.label for b in at.get("download_button")]
+    assert "Silhouette data as CSV" not in labels
+    at.session_state[state.DIFFERENTIATE_SILHOUETTES] = True  # the expander opened (it reruns the tabs)
+    at.run()
+    assert_clean(at)
+    assert len(at.get("plotly_chart")) == 3
+    labels += [b.label for b in at.get("download_button")]
+    open_tab(at, "CLV tiers")
+    assert texts(at.subheader) == ["Identify", "CLV tiers"]
+    assert at.session_state[state.DIFFERENTIATE_SILHOUETTES]  # still open when the Differentiate tab is back
+    assert len(at.get("plotly_chart")) == 1
+    tiers = next(df.value for df in at.dataframe if "CLV tier" in df.value.columns)
+    assert list(tiers["CLV tier"]) == ["Top 20%", "Middle 60%", "Bottom 20%"]
+    labels += [b.label for b in at.get("download_button")]
     open_tab(at, "Interact")
     assert texts(at.subheader) == ["Identify", "Interact"]
     assert len(at.get("plotly_chart")) == 2  # channel mix, intensity
@@ -60,7 +73,8 @@ def test_differentiate_page_renders_on_the_sample_company(app):
     assert list(actions["Segment"]) == segments and all(actions["Suggested action"])
     assert at.selectbox(key=state.DIFFERENTIATE_SEGMENT).options[1:] == segments
     labels += [b.label for b in at.get("download_button")]
-    for what in ("Segment profiles", "CLV tiers", "Interaction table", "Segment actions", "Customer list"):
+    for what in ("Segment profiles", "Silhouette data", "CLV tiers", "Interaction table", "Segment actions",
+                 "Customer list"):
         assert f"{what} as CSV" in labels and f"{what} as Excel" in labels, labels
 
 

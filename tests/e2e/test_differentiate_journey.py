@@ -24,8 +24,13 @@ def test_differentiate_page_shows_segments_and_charts(app_server, page):
         expect(page.locator('[data-testid="stMetricLabel"]').get_by_text(label, exact=True)).to_be_visible()
     charts = page.locator('[data-testid="stPlotlyChart"]')
     expect(charts.first).to_be_visible(timeout=30_000)
-    for title in ("Silhouette by number of segments", "Size and value per segment", "Segment profiles"):
+    for title in ("Size and value per segment", "Segment profiles"):
         expect(page.get_by_text(title, exact=True).first).to_be_visible(timeout=30_000)
+    # the silhouettes are drawn once their expander is opened (it reruns the tabs)
+    expect(page.get_by_text("Silhouette by number of segments", exact=True)).to_have_count(0)
+    summaries = page.locator('[data-testid="stMain"] details summary')
+    summaries.filter(has_text="How the number of segments was chosen").click()
+    expect(page.get_by_text("Silhouette by number of segments", exact=True).first).to_be_visible(timeout=30_000)
     wait_ready(page)
     full_screenshot(page, "differentiate")
 
@@ -38,7 +43,10 @@ def test_differentiate_page_shows_segments_and_charts(app_server, page):
     wait_ready(page, timeout=120_000)
     expect(segments).to_have_text("3")
 
-    # Interact and Customize, a tab each, follow the three segments
+    # CLV tiers, Interact and Customize, a tab each, follow the three segments
+    open_tab(page, "CLV tiers")
+    expect(page.get_by_role("heading", name="CLV tiers")).to_be_visible()
+    expect(page.get_by_text("CLV tiers as Excel")).to_be_visible()
     open_tab(page, "Interact")
     for title in ("Channel mix per segment", "Interaction intensity per segment"):
         expect(page.get_by_text(title, exact=True).first).to_be_visible(timeout=30_000)
