@@ -281,6 +281,17 @@ def clv_fit(store, scope: Scope, calibration_end: date) -> dict:
     }
 
 
+def clv_scores(store, scope: Scope, calibration_end: date) -> dict:
+    """``clv_fit``'s per-customer CLV, P(alive) and expected purchases alone, ``{"error": why}`` or
+    ``{"error": None, "frame": ...}``: what the Portfolio page's drill-down looks one customer up in. Kept apart
+    from the fit (4 of its frame's 9 columns, no holdout frame): at 1M customers a read of 26 MB instead of 46 MB,
+    ~0.15 s instead of 0.41 s, the first time a session opens the Top customers tab."""
+    fit = compute(store, "clv_fit", scope, calibration_end=calibration_end)
+    if fit["error"]:
+        return {"error": fit["error"]}
+    return {"error": None, "frame": fit["frame"].select("customer_id", "p_alive", "expected_purchases", "clv")}
+
+
 def average_clv(store, scope: Scope, calibration_end: date) -> dict:
     """``clv_fit``'s average CLV alone, for the previous period a window's KPIs are compared with:
     ``{"error": why}`` or ``{"error": None, "avg_clv": value}``. The same fit without the holdout, the
@@ -429,6 +440,7 @@ VIEWS: dict[str, Callable] = {
     "retention_overview": retention_overview,
     "cohorts": cohort_cells,
     "clv_fit": clv_fit,
+    "clv_scores": clv_scores,
     "average_clv": average_clv,
     "holdout": holdout,
     "historical_value": historical_value,
@@ -443,8 +455,9 @@ VIEWS: dict[str, Callable] = {
 # views no cost rate enters (they show no cost to serve or net profit, nor anything derived from them): their
 # kept results outlive new rates (``crm_core.metrics.cost.reprice_facts``); tests/unit/test_results.py checks
 # each is unchanged by new rates
-RATE_FREE = frozenset({"identify", "retention_overview", "churn_rule", "cohorts", "clv_fit", "average_clv",
-                       "holdout", "historical_value", "review_period", "review_parts"})
+RATE_FREE = frozenset({"portfolio_kpis", "portfolio", "portfolio_rfm", "identify", "retention_overview",
+                       "churn_rule", "cohorts", "clv_fit", "clv_scores", "average_clv", "holdout",
+                       "historical_value", "review_period", "review_parts"})
 RATE_FREE_EVIDENCE = frozenset({"clv", "retention", "portfolio", "acquisition", "deals", "penetration",
                                 "satisfaction", "history", "quality"})  # the groups of the evidence view
 
@@ -468,7 +481,7 @@ _recent = results.Recent(RECENT_FILTERED)
 # purchase day as start (and, for the holdout, its last as end), so a window that only moves its start, the
 # common "since ..." change, reads the results kept for the default scope instead of fitting the same models
 # again (4-5 s each at 10M transactions).
-START_FREE = frozenset({"clv_fit", "average_clv", "historical_value", "churn_rule"})
+START_FREE = frozenset({"clv_fit", "clv_scores", "average_clv", "historical_value", "churn_rule"})
 WINDOW_FREE = frozenset({"holdout"})
 
 
@@ -517,6 +530,7 @@ def default_requests(scope: Scope) -> list[tuple[str, dict]]:
         # every choice of the page's "Number of segments": each a k-means fit of a million customers at 10M
         *[("segmentation", {"k": k}) for k in ("auto", *SEGMENT_KS)],
         ("churn_rule", {}), ("retention_overview", {}), ("clv_fit", {"calibration_end": calibration_end(scope, span)}),
+        ("clv_scores", {"calibration_end": calibration_end(scope, span)}),
         ("historical_value", {}),
         *[("cohorts", {"period": p, "measure": m}) for p in ("month", "quarter") for m in ("customers", "revenue")],
         ("cost_view", {"top": TOP_CUSTOMERS}),

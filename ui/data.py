@@ -308,10 +308,10 @@ def clv_scores(dataset_id: int, calibration_end: date) -> tuple[pl.DataFrame | N
     is the Retention page's fit); ``(None, why)`` when the models cannot be fitted."""
     span = purchase_span(dataset_id)  # the default scope: the purchase span, no filters (cached)
     default = scope.Scope(dataset_id, *span) if span else scope.Scope(dataset_id)
-    fit = view("clv_fit", default, calibration_end=calibration_end)
+    fit = view("clv_scores", default, calibration_end=calibration_end)
     if fit["error"]:
         return None, fit["error"]
-    return fit["frame"].select("customer_id", "p_alive", "expected_purchases", "clv"), None
+    return fit["frame"], None
 
 
 # ---------------------------------------------------------------------------- differentiate (IDIC)

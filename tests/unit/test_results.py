@@ -400,6 +400,24 @@ def test_the_average_clv_view_is_the_clv_fits_average(small):
     assert views.canonical_scope(store, "average_clv", later).start == default.start
 
 
+def test_the_clv_scores_view_is_the_fits_per_customer_columns(small):
+    # The drill-down looks one customer up in clv_scores, kept apart from the fit so that a session reads half
+    # as much: the fit's own values, kept and read back equal, and a later window start reads the same one.
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    cal = default.end.replace(day=1)
+    full = views.compute(store, "clv_fit", default, calibration_end=cal)
+    kept = views.compute(store, "clv_scores", default, calibration_end=cal)
+    assert kept["error"] is None and kept["frame"].columns == ["customer_id", "p_alive", "expected_purchases", "clv"]
+    assert kept["frame"].equals(full["frame"].select(kept["frame"].columns)) and kept["frame"].height > 0
+    assert results.is_kept(store, ds, "clv_scores", results.scope_key(store, default, {"calibration_end": cal},
+                                                                      False))
+    later = default.with_window(default.start.replace(year=default.start.year + 1), cal)
+    assert views.compute(store, "clv_scores", later, calibration_end=cal)["frame"].equals(kept["frame"])
+    tiny = Scope(ds, default.start, default.start)  # one day of history: the models cannot be fitted
+    assert views.clv_scores(store, tiny, default.start)["error"]
+
+
 def test_a_window_moving_only_its_start_reads_the_default_scopes_clv_views(small, monkeypatch):
     # The CLV models calibrate on the whole filtered history up to their calibration end, value to date and the
     # churn rule's purchase gaps run up to the window end, and the holdout check ignores the window: a later
