@@ -237,7 +237,7 @@ def main() -> None:
     currency = ds.get("currency")
     unit = charts.money_unit(currency)
     name = ds["name"]
-    st.caption(f"Scope: {scope.describe()}. Money in {unit}.")
+    widgets.scope_caption(scope, currency)
     if not int(ds.get("interactions") or 0):
         st.info(NO_INTERACTIONS, icon=":material/info:")
     with st.spinner("Costing the customers…"):

@@ -273,7 +273,7 @@ def main() -> None:
     currency = ds.get("currency")
     unit = charts.money_unit(currency)
     name = ds["name"]
-    st.caption(f"Scope: {scope.describe()}. Money in {unit}.")
+    widgets.scope_caption(scope, currency)
     if data.purchase_span(ds["dataset_id"]) is None:
         identify_section(scope, None)
         st.info("This dataset has no purchases yet: import transactions (orders, invoices) or won deals on the Data "

@@ -287,7 +287,7 @@ def main() -> None:
     currency = ds.get("currency")
     unit = charts.money_unit(currency)
     name = ds["name"]
-    st.caption(f"Scope: {scope.describe()}. Money in {unit}.")
+    widgets.scope_caption(scope, currency)
     with st.spinner("Analysing the portfolio…"):
         p = data.portfolio(scope)
     if not p["customers"]:

@@ -289,7 +289,7 @@ def main() -> None:
     currency = ds.get("currency")
     unit = charts.money_unit(currency)
     name = ds["name"]
-    st.caption(f"Scope: {scope.describe()}. Money in {unit}.")
+    widgets.scope_caption(scope, currency)
     if not data.portfolio_kpis(scope).get("customers"):
         st.info(f"{EMPTY_WINDOW} ({scope.describe()}). Widen the analysis window or clear filters in the sidebar.",
                 icon=":material/event_busy:")

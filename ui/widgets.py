@@ -255,6 +255,14 @@ def page_tabs(sections: Mapping[str, Callable[[], None]], key: str, *, keep: Ite
 
 
 # ---------------------------------------------------------------------------- page tables and numbers
+def scope_caption(scope, currency: str | None) -> None:
+    """The line under a page's title: the scope its figures cover and the money's currency, or that the exports
+    named none (their amounts are then shown as they are, "amount" in axis titles)."""
+    money = f"Money in {currency.strip()}" if currency and currency.strip() else (
+        "Money as in the exports, which name no currency")
+    st.caption(f"Scope: {scope.describe()}. {money}.")
+
+
 def pct(value: float | None) -> str:
     """A share as a percentage with one decimal; a dash when unknown (None or NaN)."""
     return "–" if value is None or value != value else f"{value:.1%}"

@@ -27,6 +27,28 @@ def test_a_long_table_shows_its_first_rows_and_says_the_downloads_hold_all():
     assert [b.label for b in at.get("download_button")] == ["Customer list as CSV", "Customer list as Excel"]
 
 
+def _scope_captions():
+    from datetime import date
+
+    from crm_core.metrics.scope import Scope
+    from ui import widgets
+
+    scope = Scope(1, date(2024, 1, 1), date(2024, 12, 31))
+    for currency in ("EUR", None, "  "):
+        widgets.scope_caption(scope, currency)
+
+
+def test_the_scope_caption_names_the_currency_or_says_the_exports_name_none():
+    at = AppTest.from_function(_scope_captions, default_timeout=30)
+    at.run()
+    assert not at.exception
+    assert [c.value for c in at.caption] == [
+        "Scope: 2024-01-01 to 2024-12-31. Money in EUR.",
+        "Scope: 2024-01-01 to 2024-12-31. Money as in the exports, which name no currency.",
+        "Scope: 2024-01-01 to 2024-12-31. Money as in the exports, which name no currency.",
+    ]
+
+
 # ---------------------------------------------------------------------------- st.data_editor edits
 def test_apply_edits_takes_the_editors_own_state_format():
     # Streamlit keeps {"edited_rows": {row position: {column: value}}}; a cleared cell is None
