@@ -99,8 +99,11 @@ def kpis(scope, span, overview: dict, now: dict, unit: str, before: dict | None,
                    "no one to lapse. Start the window later to measure churn (the monthly trend below shows it).")
     st.caption(
         f"Churn rule: a customer has lapsed after {overview['churn_days']} days without a purchase — derived from "
-        f"the {overview['churn_rule']}." + (" The previous period's churn is measured under the same rule."
-                                            if previous is not None and not incomplete else "")
+        f"the {overview['churn_rule']}." + (" It is the rule of all customers: region, segment and owner filters "
+                                            "do not change it, so every group is judged alike."
+                                            if scope.picks_customers else "")
+        + (" The previous period's churn is measured under the same rule." if previous is not None and not incomplete
+           else "")
     )
 
 
@@ -185,9 +188,12 @@ def clv_sections(scope, span, unit: str, name: str, currency: str | None) -> Non
         st.warning(f"{NO_CLV}: {fit['error']}", icon=":material/warning:")
         return
     frame = fit["frame"]
+    fitted_on = (f"fitted on all customers' purchases and shown for the filters' {fit['customers']:,} customers "
+                 "(a customer's CLV does not change with a region, segment or owner filter)" if scope.picks_customers
+                 else f"fitted on {fit['customers']:,} customers' purchases")
     st.caption(
-        f"BG/NBD + Gamma-Gamma fitted on {fit['customers']:,} customers' purchases up to {cal:%Y-%m-%d} "
-        "(the window's end or the last purchase day); predicted CLV over the next 12 months, discounted 1% a month."
+        f"BG/NBD + Gamma-Gamma {fitted_on} up to {cal:%Y-%m-%d} (the window's end or the last purchase day); "
+        "predicted CLV over the next 12 months, discounted 1% a month."
     )
     left, right = st.columns(2, gap="large")
     with left:

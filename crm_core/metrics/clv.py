@@ -26,14 +26,14 @@ References
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import numpy as np
 import polars as pl
 
 from crm_core import sql
-from crm_core.metrics.scope import Scope, day_bits, distinct_days_sql, purchases_sql
+from crm_core.metrics.scope import Scope, chosen_customers, day_bits, distinct_days_sql, purchases_sql
 from crm_core.models.bgnbd import TIME_UNIT_DAYS, BetaGeoModel, ConvergenceError
 from crm_core.models.gamma_gamma import GammaGammaModel
 
@@ -307,24 +307,14 @@ def fit_clv_from_summary(
     days = (obs - cal).days
     if days > 0:
         predicted = bg.conditional_expected_purchases(days / unit_days, x, tx, T_pred)
-        actual = summary["holdout_purchases"].to_numpy()
-        actual_total = int(actual.sum())
-        predicted_total = float(predicted.sum())
-        holdout = HoldoutResult(
-            frame=summary.select(
+        holdout = holdout_of(
+            summary.select(
                 "customer_id",
                 pl.col("holdout_purchases").alias("actual_purchases"),
                 pl.Series("predicted_purchases", predicted, dtype=pl.Float64),
                 pl.col("holdout_value").alias("actual_value"),
             ),
-            predicted_total=predicted_total,
-            actual_total=actual_total,
-            mae=float(np.mean(np.abs(predicted - actual))),
-            relative_error=(predicted_total - actual_total) / actual_total if actual_total else float("nan"),
-            customers=n,
-            days=days,
-            start=date.fromordinal(cal.toordinal() + 1),
-            end=obs,
+            days, date.fromordinal(cal.toordinal() + 1), obs,
         )
     return ClvResult(
         bgnbd=bg,
@@ -342,6 +332,45 @@ def fit_clv_from_summary(
         horizon_unit=horizon_unit,
         discount_rate=float(discount_rate),
     )
+
+
+def holdout_of(frame: pl.DataFrame, days: int, start: date, end: date) -> HoldoutResult:
+    """The :class:`HoldoutResult` of a holdout frame (customer_id, actual_purchases, predicted_purchases,
+    actual_value): its totals and errors over the frame's customers."""
+    predicted = frame["predicted_purchases"].to_numpy()
+    actual = frame["actual_purchases"].to_numpy()
+    actual_total = int(actual.sum())
+    predicted_total = float(predicted.sum())
+    return HoldoutResult(
+        frame=frame,
+        predicted_total=predicted_total,
+        actual_total=actual_total,
+        mae=float(np.mean(np.abs(predicted - actual))) if frame.height else float("nan"),
+        relative_error=(predicted_total - actual_total) / actual_total if actual_total else float("nan"),
+        customers=frame.height,
+        days=days,
+        start=start,
+        end=end,
+    )
+
+
+def no_chosen_customer(scope: Scope, calibration_end: date) -> str:
+    """Why a scope's region, segment and owner filters leave no customer to score."""
+    filters = Scope(scope.dataset_id, regions=scope.regions, segments=scope.segments, owners=scope.owners)
+    return (f"No customer of the filters ({filters.describe()}) made a completed purchase on or before the "
+            f"calibration end {calibration_end:%Y-%m-%d}. Choose a later calibration end, or other filters.")
+
+
+def of_customers(result: ClvResult, chosen: pl.DataFrame) -> ClvResult:
+    """``result`` (models fitted on all customers) scored on the ``chosen`` customers (a customer_id column) alone:
+    the same models and the same per-customer predictions, the counts and the holdout's totals and errors over
+    the chosen customers."""
+    frame = result.frame.join(chosen, on="customer_id", how="semi", maintain_order="left")
+    h = result.holdout
+    holdout = None if h is None else holdout_of(
+        h.frame.join(chosen, on="customer_id", how="semi", maintain_order="left"), h.days, h.start, h.end)
+    excluded = frame.filter((pl.col("frequency") > 0) & ~(pl.col("monetary_value") > 0)).height
+    return replace(result, customers=frame.height, excluded_spend=excluded, frame=frame, holdout=holdout)
 
 
 def fit_clv(
@@ -383,7 +412,21 @@ def fit_clv(
     ClvError
         No customer in the calibration, or a model has no usable maximum-likelihood estimate on these data; the
         message says what to try.
+
+    Notes
+    -----
+    Region, segment and owner filters pick customers out of the models fitted on all customers (the scope's
+    channel filter kept): a customer's CLV and P(alive) do not change with those filters, which choose whose
+    predictions are shown, as one calibrated model is scored on any group of its customers [1]. A channel
+    filter changes the purchases, so the models are fitted on that channel's purchases.
     """
+    if scope.picks_customers:
+        whole = fit_clv(store, scope.all_customers(), calibration_end, time_unit, horizon, horizon_unit,
+                        discount_rate, penalizer, observation_end)
+        result = of_customers(whole, chosen_customers(store, scope))
+        if not result.customers:
+            raise ClvError(no_chosen_customer(scope, whole.calibration_end))
+        return result
     cal = _as_date(calibration_end, "calibration_end")
     obs = last_purchase_day(store, scope) if observation_end is None else _as_date(observation_end, "observation_end")
     obs = cal if obs is None else max(obs, cal)

@@ -51,7 +51,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from crm_core import results, sql
-from crm_core.metrics.scope import ATTRIBUTE_FILTER, Scope, purchases_sql
+from crm_core.metrics.scope import Scope, chosen_customers, purchases_sql
 from crm_core.models.survival import KaplanMeier
 
 __all__ = [
@@ -293,9 +293,15 @@ def default_churn_window(store, scope: Scope, quantile: float = CHURN_QUANTILE) 
     interpolation) of all those gaps, and round it *up to whole weeks* (at least 7 days). Customers are then
     considered churned after no purchase for longer than that: 9 in 10 repeat purchases come sooner.
     Without any repeat purchase the rule falls back to 365 days and says so.
+
+    The rule is the company's: region, segment and owner filters do not change it (the gaps of all customers'
+    purchases, channel filter and window end kept), so a customer is churned or not whatever the filter, and
+    regions compare under one rule. A channel filter changes the purchases, hence the rhythm, and the rule.
     """
     if not 0 < quantile < 1:
         raise ValueError(f"quantile must be in (0, 1); got {quantile!r}")
+    if scope.picks_customers:
+        return default_churn_window(store, scope.all_customers(), quantile)
     ext = _extent(store, scope)
     pct = f"{quantile * 100:g}th percentile"
     if ext is None:
@@ -351,8 +357,6 @@ def _inactivity(store, scope: Scope, inactivity_days: int | None) -> int:
 # store for an unfiltered scope (crm_core.results, no cost rate enters them), the last few filtered ones in
 # this process's memory, and every window's churn and trend is a range join over them.
 LAST_DAY = date(9999, 12, 31)  # islands_until for the whole history
-# the customers passing a scope's region / segment / owner filters (customers table, as scope.customer_filter)
-_FILTERED_CUSTOMERS = f"SELECT customer_id FROM customers WHERE dataset_id = $dataset AND {ATTRIBUTE_FILTER}"
 RECENT_ISLANDS = 2  # filtered scopes' islands kept in memory (~28 MB each at 10M transactions)
 _recent_islands = results.Recent(RECENT_ISLANDS)
 
@@ -374,7 +378,7 @@ def activity_islands(store, scope: Scope, days: int) -> pl.DataFrame:
         # region, segment and owner filters pick whole customers (all their purchases or none), so their islands
         # are the unfiltered scope's, kept, of the customers passing them: ~0.3 s at 10M transactions instead of
         # finding them again in a region's purchases (~1 s). A channel filter picks purchases: found again.
-        chosen = store.query(_FILTERED_CUSTOMERS, filters.params(_FILTERED_CUSTOMERS))
+        chosen = chosen_customers(store, filters)
         whole = activity_islands(store, Scope(scope.dataset_id), days)
         return whole.join(chosen, on="customer_id", how="semi", maintain_order="left")
 

@@ -63,6 +63,15 @@ class Scope:
         return self.active > 0
 
     @property
+    def picks_customers(self) -> bool:
+        """True when a region, segment or owner filter picks customers (each with all its purchases, or none)."""
+        return bool(self.regions or self.segments or self.owners)
+
+    def all_customers(self) -> Scope:
+        """This scope without its region, segment and owner filters (window and channel filter kept)."""
+        return replace(self, regions=(), segments=(), owners=())
+
+    @property
     def start_ts(self) -> datetime | None:
         return None if self.start is None else datetime.combine(self.start, time.min)
 
@@ -107,6 +116,15 @@ _CUSTOMER_FILTER = """
 ATTRIBUTE_FILTER = """(len($regions::VARCHAR[]) = 0 OR list_contains($regions::VARCHAR[], region))
   AND (len($segments::VARCHAR[]) = 0 OR list_contains($segments::VARCHAR[], segment))
   AND (len($owners::VARCHAR[]) = 0 OR list_contains($owners::VARCHAR[], owner))"""
+
+
+# The customers a scope's region, segment and owner filters pick (bound with ``Scope.params``).
+CHOSEN_CUSTOMERS = f"SELECT customer_id FROM customers WHERE dataset_id = $dataset AND {ATTRIBUTE_FILTER}"
+
+
+def chosen_customers(store, scope: Scope):
+    """customer_id of the customers the scope's region, segment and owner filters pick (a Polars frame)."""
+    return store.query(CHOSEN_CUSTOMERS, scope.params(CHOSEN_CUSTOMERS))
 
 
 def customer_filter(alias: str) -> str:

@@ -418,6 +418,46 @@ def test_the_clv_scores_view_is_the_fits_per_customer_columns(small):
     assert views.clv_scores(store, tiny, default.start)["error"]
 
 
+def test_a_region_reads_its_clv_value_and_churn_rule_from_the_views_of_all_customers(small, monkeypatch):
+    # Region, segment and owner filters pick customers (clv.fit_clv's notes, retention.default_churn_window): the
+    # views take their customers' rows of the kept views of all customers, equal to the metrics computed in
+    # place on the filtered scope, without fitting, valuing or deriving the rule again.
+    from crm_core.metrics import clv, retention
+    from crm_core.metrics import retention_view as rv
+
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    region = store.table("customers", ds)["region"].drop_nulls().mode().sort()[0]
+    owner = store.table("customers", ds)["owner"].drop_nulls().mode().sort()[0]
+    cal = default.end.replace(day=1)
+    for name, params in (("clv_fit", {"calibration_end": cal}), ("clv_scores", {"calibration_end": cal}),
+                         ("historical_value", {}), ("churn_rule", {})):
+        views.compute(store, name, default, **params)
+    for picked in (Scope(ds, default.start, default.end, regions=(region,)),
+                   Scope(ds, default.start, default.end, regions=(region,), owners=(owner,))):
+        with monkeypatch.context() as m:
+            m.setattr(clv, "fit_clv", lambda *a, **k: pytest.fail("fitted again"))
+            m.setattr(clv, "historical_clv", lambda *a, **k: pytest.fail("valued again"))
+            m.setattr(retention, "_run", lambda *a, **k: pytest.fail("rule derived again"))
+            fit = views.compute(store, "clv_fit", picked, calibration_end=cal)
+            value = views.compute(store, "historical_value", picked)
+            rule = views.compute(store, "churn_rule", picked)
+            average = views.compute(store, "average_clv", picked, calibration_end=cal)
+        result = clv.fit_clv(store, picked, cal)
+        assert 0 < fit["customers"] == result.customers < views.compute(store, "clv_fit", default,
+                                                                         calibration_end=cal)["customers"]
+        _assert_same(fit["frame"], result.frame, "frame")
+        _assert_same(fit["holdout"]["frame"], result.holdout.frame, "holdout")
+        for key in ("predicted_total", "actual_total", "mae", "relative_error", "customers", "days", "start", "end"):
+            _assert_same(fit["holdout"][key], getattr(result.holdout, key), key)
+        assert fit["avg_clv"] == pytest.approx(rv.average_clv(result.frame)) == pytest.approx(average["avg_clv"])
+        _assert_same(value, clv.historical_clv(store, picked), "value to date")
+        _assert_same(fit["at_risk"], rv.at_risk_customers(result.frame, value), "at risk")
+        assert rule == retention.default_churn_window(store, picked) == retention.default_churn_window(store, default)
+    nobody = Scope(ds, default.start, default.end, regions=("nowhere",))
+    assert "No customer of the filters (region: nowhere)" in views.compute(store, "clv_fit", nobody, calibration_end=cal)["error"]
+
+
 def test_a_window_moving_only_its_start_reads_the_default_scopes_clv_views(small, monkeypatch):
     # The CLV models calibrate on the whole filtered history up to their calibration end, value to date and the
     # churn rule's purchase gaps run up to the window end, and the holdout check ignores the window: a later

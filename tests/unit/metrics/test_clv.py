@@ -398,3 +398,41 @@ def test_historical_clv_revenue_and_margin(cdnow, tmp_path):
     by_hand = raw.group_by("customer_id").agg(pl.col("day").n_unique().alias("days"))
     got = hist.select("customer_id", "purchases").join(by_hand, on="customer_id")
     assert got.height == 2357 and (got["purchases"] == got["days"]).all() and got["purchases"].max() > 1
+
+
+def test_a_region_is_scored_by_the_models_of_all_customers(tmp_path):
+    # Region, segment and owner filters pick customers out of the fit of all customers (fit_clv's notes): the
+    # same parameters and per-customer rows, and the holdout summed by hand over the region's rows of it.
+    from datetime import timedelta
+
+    from crm_core.metrics import clv as clv_mod
+
+    store = Store(tmp_path / "sample.duckdb")
+    ds = store.load_sample(customers=300).dataset_id
+    last = clv_mod.last_purchase_day(store, Scope(ds))
+    cal = last - timedelta(days=120)
+    whole = fit_clv(store, Scope(ds), cal)
+    customers = store.table("customers", ds)
+    region = customers["region"].drop_nulls().mode().sort()[0]  # the largest region
+    ids = customers.filter(pl.col("region") == region)["customer_id"]
+    picked = fit_clv(store, Scope(ds, regions=(region,)), cal)
+    rows = whole.frame.filter(pl.col("customer_id").is_in(ids.implode()))
+    assert 0 < picked.customers == rows.height < whole.customers
+    assert picked.frame.equals(rows)
+    assert picked.bgnbd_summary == whole.bgnbd_summary and picked.gamma_gamma_summary == whole.gamma_gamma_summary
+    held = whole.holdout.frame.filter(pl.col("customer_id").is_in(ids.implode()))
+    predicted, actual = held["predicted_purchases"].to_numpy(), held["actual_purchases"].to_numpy()
+    h = picked.holdout
+    assert (h.customers, h.actual_total, h.days, h.end) == (rows.height, int(actual.sum()), 120, last)
+    assert h.predicted_total == pytest.approx(predicted.sum(), rel=1e-12)
+    assert h.mae == pytest.approx(np.abs(predicted - actual).mean(), rel=1e-12)
+    assert h.relative_error == pytest.approx((predicted.sum() - actual.sum()) / actual.sum(), rel=1e-12)
+    # a fit of the region's purchases alone would have other parameters: the filter did not refit
+    own = clv_mod.fit_clv_from_summary(rfm_summary(store, Scope(ds, regions=(region,)), cal), calibration_end=cal)
+    assert own.bgnbd_summary != whole.bgnbd_summary
+    # a channel filter picks purchases, so the models are fitted on that channel's purchases
+    channel = store.table("transactions", ds)["channel"].drop_nulls().mode().sort()[0]  # the most used one
+    assert fit_clv(store, Scope(ds, channels=(channel,)), cal).bgnbd_summary != whole.bgnbd_summary
+    with pytest.raises(ClvError, match=r"No customer of the filters \(region: nowhere\)"):
+        fit_clv(store, Scope(ds, regions=("nowhere",)), cal)
+    store.close()

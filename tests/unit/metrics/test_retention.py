@@ -218,6 +218,19 @@ def test_default_churn_window_from_repeat_gaps(six):
     assert "90th percentile" in rule.how_derived and "63 days" in rule.how_derived
 
 
+def test_the_churn_rule_is_all_customers_whatever_the_region(six):
+    s, scope = six
+    north = Scope(dataset_id=scope.dataset_id, regions=("North",))
+    # North alone (A, B, D) has 6 of the 7 gaps above: 19 22 36 45 55 58, position 0.9 · 5 = 4.5 -> 56.5 days.
+    # The rule is the company's: the 7 gaps of all customers, 56.2 days, whatever the region filter.
+    own = ret._run(s, north, "retention_gaps", as_of=date(2024, 4, 30), quantile=0.9).row(0, named=True)
+    assert (own["gaps"], own["gap_quantile"]) == (6, pytest.approx(56.5))
+    rule = ret.default_churn_window(s, north)
+    assert (rule.gaps, rule.gap_quantile, rule.days) == (7, pytest.approx(56.2), 63)
+    # a channel filter picks purchases, not customers: its gaps are its own (none here: nobody bought by phone)
+    assert ret.default_churn_window(s, Scope(dataset_id=scope.dataset_id, channels=("phone",))).gaps == 0
+
+
 def test_default_churn_window_without_repeat_purchases(tmp_path):
     s = Store(tmp_path / "x.duckdb")
     s.load("t", [TableLoad("transactions", _tx([("A", "2024-01-05", 10), ("B", "2024-02-05", 10)]), "x.csv")])
