@@ -121,14 +121,28 @@ def buyer_values(store: Store, scope: Scope) -> pl.DataFrame:
     return store.query(text, bind(scope, text))
 
 
+# The span of a store's dataset per data version (imports and quality fixes change the purchases): every view
+# asks for it (canonical scopes, the retention metrics' as-of day), a pass over the purchases, 0.03-0.07 s at 10M,
+# against ~0.005 s for the version.
+_spans = results.Recent(16)
+
+
 def default_scope(con, dataset_id: int) -> Scope:
     """The dataset's default scope: its purchase span, no filters (open when it has no purchases).
 
-    ``con`` is a store or a DuckDB cursor (inside an import transaction)."""
-    cur = con.cursor() if hasattr(con, "transaction") else con  # a Store, or a cursor inside its transaction
-    result = cur.execute(SPAN_SQL, [dataset_id])
-    first, last = result.fetchone()
-    result.fetchall()
+    ``con`` is a store (the span is remembered per data version) or a DuckDB cursor (inside an import
+    transaction: always queried, as what it sees is not committed yet)."""
+    def span(cur) -> tuple:
+        result = cur.execute(SPAN_SQL, [dataset_id])
+        first, last = result.fetchone()
+        result.fetchall()
+        return first, last
+
+    if hasattr(con, "transaction"):  # a Store
+        key = (con.token, dataset_id, results.data_version(con, dataset_id, priced=False))
+        first, last = _spans.get(key, lambda: span(con.cursor()))
+    else:
+        first, last = span(con)
     return Scope(dataset_id, start=first, end=last)
 
 

@@ -1,5 +1,5 @@
--- Customer lifetimes for survival analysis (crm_core.metrics.retention.lifetimes). Reads `scoped`
--- (completed purchases, whole filtered history). Bound: $as_of, $win_start, $inactivity (L days).
+-- Customer lifetimes for survival analysis (crm_core.metrics.retention.lifetimes). Reads `spans` (each
+-- customer's first and last completed purchase day up to $as_of, whole filtered history). Bound: $as_of, $win_start, $inactivity (L days).
 --
 -- Lifetime = days from the first to the last purchase day. Churned (observed) when the last
 -- purchase is at least L days before the day after $as_of (no purchase in the L days ending
@@ -7,13 +7,8 @@
 -- $as_of - L - first (administrative censoring, independent of the customer's behaviour).
 -- Customers acquired fewer than L days before $as_of cannot be judged yet and are left out.
 WITH
-per_customer AS (
-    SELECT customer_id,
-           MIN(CAST(occurred_at AS DATE)) AS first_day,
-           MAX(CAST(occurred_at AS DATE)) AS last_day
-    FROM scoped
-    WHERE CAST(occurred_at AS DATE) <= $as_of::DATE
-    GROUP BY customer_id
+per_customer AS (  -- first and last completed purchase day up to $as_of (crm_core.metrics.retention._spans)
+    SELECT customer_id, first_day, last_day FROM spans
 ),
 judged AS (
     SELECT customer_id, first_day, last_day,

@@ -1,6 +1,7 @@
 -- Revenue retention per period (crm_core.metrics.retention.revenue_retention). Reads `scoped`
 -- (completed purchases, whole filtered history). Bound: $as_of, $unit, $months, $first_period
--- (first period to report, or NULL). For every period P the starting customers are those with
+-- (first period to report, or NULL), $from_day (purchases before it left out, or NULL: the latest period
+-- alone needs the one before it and itself). For every period P the starting customers are those with
 -- revenue > 0 in the period before P; their revenue in P against that starting revenue gives
 -- expansion, contraction and churned revenue.
 WITH
@@ -9,6 +10,7 @@ per_period AS (
            SUM(amount)::DOUBLE AS revenue
     FROM scoped
     WHERE CAST(occurred_at AS DATE) <= $as_of::DATE
+      AND ($from_day::DATE IS NULL OR CAST(occurred_at AS DATE) >= $from_day::DATE)
     GROUP BY ALL
 ),
 paired AS (

@@ -178,6 +178,20 @@ def test_computed_facts_are_remembered_until_the_data_change(tmp_path):
     s.close()
 
 
+def test_the_default_scope_follows_new_data(tmp_path):
+    # The span is remembered per data version: an import that adds later purchases moves its end at once.
+    def tx(day: str) -> pl.DataFrame:
+        return pl.DataFrame({"customer_id": ["A"], "occurred_at": [datetime.fromisoformat(day)], "amount": [10.0]})
+
+    s = Store(tmp_path / "span.duckdb")
+    ds = s.load("t", [TableLoad("transactions", tx("2024-01-05 10:00"), "a.csv")]).dataset_id
+    assert facts_module.default_scope(s, ds) == Scope(ds, date(2024, 1, 5), date(2024, 1, 5))
+    assert facts_module.default_scope(s, ds) == Scope(ds, date(2024, 1, 5), date(2024, 1, 5))
+    s.load("t", [TableLoad("transactions", tx("2024-03-01 09:00"), "b.csv")])
+    assert facts_module.default_scope(s, ds) == Scope(ds, date(2024, 1, 5), date(2024, 3, 1))
+    s.close()
+
+
 @pytest.fixture(scope="module")
 def sample_store(tmp_path_factory):
     s = Store(tmp_path_factory.mktemp("sample") / "sample.duckdb")

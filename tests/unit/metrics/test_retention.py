@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
 from crm_core.metrics import retention as ret
 from crm_core.metrics.scope import Scope
@@ -395,6 +396,36 @@ def test_lifetimes_and_censoring_by_hand(six):
     assert got == LIFETIMES
 
 
+def test_a_region_reads_first_and_last_purchase_days_from_the_stored_facts(six):
+    # Region, segment and owner filters pick whole customers, so at the data's last day their first and last
+    # completed purchase days are the stored facts' (retention._spans): the hand lifetimes above, and the same
+    # lifetimes and repeat rate as a pass over the purchases for any window start and rule.
+    s, scope = six
+    for region in ("North", "South"):  # South: C's refund and F's cancelled first order are not purchases
+        picked = Scope(dataset_id=scope.dataset_id, regions=(region,))
+        assert ret._spans(picked, ret._extent(s, picked)) is ret.SPANS_FROM_FACTS
+        got = {r["customer_id"]: (r["duration_days"], r["observed"]) for r in ret.lifetimes(s, picked, 30).to_dicts()}
+        assert got == {c: v for c, v in LIFETIMES.items() if REGIONS[c] == region}
+        for start, days in itertools.product((None, date(2024, 1, 20), date(2024, 2, 14), date(2024, 3, 1)),
+                                             (7, 30, 63)):
+            w = picked.with_window(start, None)
+            ext = ret._extent(s, w)
+            values = {"as_of": ext.as_of, "win_start": ext.window_start}
+            read = ret._run(s, w, "retention_lifetimes", spans=ret.SPANS_FROM_PURCHASES, inactivity=days, **values)
+            assert ret.lifetimes(s, w, days).sort("customer_id").equals(read.sort("customer_id"))
+            row = ret._run(s, w, "retention_repeat", spans=ret.SPANS_FROM_PURCHASES, **values).row(0, named=True)
+            assert ret.repeat_purchase_rate(s, w) == pytest.approx(ret._ratio(row["repeaters"], row["new_customers"]),
+                                                                   nan_ok=True)
+    north = Scope(dataset_id=scope.dataset_id, regions=("North",))
+    # North: A, B and D bought again -> 3/3 (South: E of C, E, F, G -> 1/4)
+    assert ret.repeat_purchase_rate(s, north) == 1.0
+    assert ret.repeat_purchase_rate(s, Scope(dataset_id=scope.dataset_id, regions=("South",))) == 0.25
+    # a window ending before the data's last day, a channel filter or no filter read the purchases
+    for other in (north.with_window(None, date(2024, 4, 15)), Scope(scope.dataset_id, regions=("North",),
+                                                                     channels=("web",)), scope):
+        assert ret._spans(other, ret._extent(s, other)) is ret.SPANS_FROM_PURCHASES
+
+
 def test_survival_curve_by_hand(six):
     s, scope = six
     km, median = ret.survival_curve(s, scope, 30)
@@ -455,6 +486,14 @@ def test_nrr_partial_period_flagged(tmp_path):
     # A window from March keeps only March.
     rr_mar = ret.revenue_retention(s, Scope(dataset_id=s.dataset_id("t"), start=date(2024, 3, 1)), "month")
     assert rr_mar["period"].to_list() == [date(2024, 3, 1)]
+    # The latest whole period alone (the summary's): February, from January's and February's purchases
+    latest = ret.revenue_retention(s, Scope(dataset_id=s.dataset_id("t")), "month", latest=True)
+    assert latest.drop("partial").equals(rr.filter(~pl.col("partial")).tail(1).drop("partial"))
+    assert latest["period"].to_list() == [date(2024, 2, 1)]
+    assert latest["net_revenue_retention"][0] == pytest.approx(27 / 35)
+    # ... which a window from March does not hold: then March, partial, as the full table
+    assert ret.revenue_retention(s, Scope(dataset_id=s.dataset_id("t"), start=date(2024, 3, 1)), "month",
+                                 latest=True).equals(rr_mar)
 
 
 def test_retention_summary_on_hand_fixture(nrr_store):
@@ -505,6 +544,10 @@ def test_cohort_shares_are_shares(mem_store, rows):
         assert (c.cells.filter(pl.col("age") == 0)["value"] == 1).all()
         assert c.sizes["customers"].sum() == len(completed)  # every buyer in exactly one cohort
         assert (c.cells["active"] <= c.cells["cohort_size"]).all()
+    for period in ("month", "quarter"):  # the summary's latest whole period alone is the full table's
+        whole = ret.revenue_retention(mem_store, scope, period).filter(~pl.col("partial")).tail(1)
+        latest = ret.revenue_retention(mem_store, scope, period, latest=True).filter(~pl.col("partial")).tail(1)
+        assert_frame_equal(latest, whole, rel_tol=1e-12)  # sums of the same amounts, maybe in another order
     rr = ret.revenue_retention(mem_store, scope, "month")
     if rr.height:
         assert (rr["gross_revenue_retention"] <= 1 + 1e-12).all()
