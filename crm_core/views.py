@@ -134,9 +134,14 @@ def segment_features(store, scope: Scope) -> pl.DataFrame:
 
 
 def member_details(store, scope: Scope) -> pl.DataFrame:
-    """What the customer lists show of each segmented customer, whatever k (``differentiate.member_details``)."""
+    """What the customer lists show of each segmented customer, whatever k (``differentiate.member_details``).
+    Each row is one customer's own figures: under region, segment and owner filters, the rows of their customers
+    in the view of all customers (its order kept), as :func:`segmentation` takes their labels."""
     from crm_core.metrics import differentiate
 
+    if scope.picks_customers:
+        return of_all_customers(store, "member_details", scope).join(
+            chosen_customers(store, scope), on="customer_id", how="semi", maintain_order="left")
     return differentiate.member_details(store, scope, compute(store, "segment_features", scope))
 
 
@@ -152,6 +157,8 @@ def segmentation(store, scope: Scope, k: int | str = "auto") -> dict:
     what makes choosing k quick at a million customers."""
     from crm_core.metrics import differentiate
 
+    if scope.picks_customers:
+        return _segments_of_chosen(store, scope, k)
     details = compute(store, "member_details", scope)
     report = differentiate.segment_report(store, scope, k, features=compute(store, "segment_features", scope),
                                           details=details)
@@ -163,6 +170,50 @@ def segmentation(store, scope: Scope, k: int | str = "auto") -> dict:
         on="customer_id", how="left", maintain_order="left",
     )
     return {**report, "labels": labels.drop("customer_id").with_columns(pl.col("segment_id").cast(pl.Int8))}
+
+
+def _segments_of_chosen(store, scope: Scope, k: int | str) -> dict:
+    """The segmentation of a scope whose region, segment or owner filters pick customers: its customers in the
+    segments of all customers (the kept segmentation of the scope without those filters), so a customer keeps its
+    segment, name and suggested action whatever the filter, as its CLV (``clv.fit_clv``'s notes). The silhouettes
+    and k are those of that segmentation; the sizes, profile, CLV tiers (the tiers of all customers) and interaction
+    intensity are the chosen customers'. At 10M transactions a read and a few group-bys (~0.2 s) instead of
+    segmenting a region's customers (6-8 s for "auto")."""
+    from crm_core.metrics import differentiate
+    from crm_core.models.segments import segment_profile
+
+    whole = compute(store, "segmentation", scope.all_customers(), k=k)
+    if "labels" not in whole:
+        return whole
+    every = compute(store, "member_details", scope.all_customers())
+    picked = every["customer_id"].is_in(chosen_customers(store, scope)["customer_id"].implode())
+    details, labels = every.filter(picked), whole["labels"].filter(picked)
+    if details.is_empty():
+        return {"customers": 0}
+    members = pl.concat([details, labels.with_columns(pl.col("segment_id").cast(pl.Int32))], how="horizontal")
+    segmented = members.filter(pl.col("segment_id").is_not_null()).join(
+        whole["profile"].select("segment_id", "segment"), on="segment_id", how="left")
+    features = compute(store, "segment_features", scope.all_customers()).join(
+        segmented.select("customer_id", "segment_id"), on="customer_id", how="inner")
+    used = list(whole["features"])
+    if "monetary" in features.columns and "monetary" not in used:
+        used_money = [*used, "monetary"]
+    else:
+        used_money = used
+    fitted = features.select("segment_id", *[pl.col(c).cast(pl.Float64) for c in dict.fromkeys(used_money)])
+    fitted = fitted.with_columns(pl.col(c).fill_null(0.0) for c in used if c.startswith("share_"))
+    profile = segment_profile(fitted, used, whole["profile"].select("segment_id", "segment", "silhouette", "action"))
+    has_clv = whole["has_clv"] and "clv_tier" in segmented.columns
+    return {
+        **whole,
+        "customers": details.height,
+        "skipped": details.height - segmented.height,
+        "profile": profile,
+        "tiers": differentiate.tier_table(segmented) if has_clv else None,
+        "intensity": differentiate.intensity_table(segmented),
+        "labels": labels,
+        "of_all_customers": True,
+    }
 
 
 def with_members(report: dict, details: pl.DataFrame) -> dict:
@@ -508,8 +559,9 @@ _recent = results.Recent(RECENT_FILTERED)
 # Views of all customers that region, segment and owner filters pick their customers' rows from (of_all_customers),
 # held in memory besides the store once read: a kept CLV fit of a million customers is a 0.3-0.4 s read, and the
 # page that first showed it (the same object) is where a filter is then set.
-PICKED_FROM = frozenset({"clv_fit", "clv_scores", "historical_value"})
-RECENT_ALL_CUSTOMERS = 4
+PICKED_FROM = frozenset({"clv_fit", "clv_scores", "historical_value", "member_details", "segment_features",
+                         "segmentation"})
+RECENT_ALL_CUSTOMERS = 10
 _all_customers = results.Recent(RECENT_ALL_CUSTOMERS)
 
 

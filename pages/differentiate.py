@@ -97,7 +97,11 @@ def differentiate_section(seg: dict, unit: str, name: str, currency: str | None)
     features = ", ".join(f.removeprefix("share_").replace("_", " ") + (" share" if f.startswith("share_") else "")
                          for f in seg["features"])
     st.caption(f"K-means on standardised log features: {features}. Segments are numbered from most to least "
-               "valuable and named by rules (segment_names.yaml).")
+               "valuable and named by rules (segment_names.yaml)."
+               + (" These are the segments of all customers: the region, segment and owner filters show which of "
+                  "their customers are in each (a customer keeps its segment whatever the filter), with their "
+                  "sizes and profiles; the silhouette is that of all customers." if seg.get("of_all_customers")
+                  else ""))
     for note in seg["notes"]:
         st.caption(note)
 
@@ -153,7 +157,9 @@ def clv_tier_section(seg: dict, unit: str, name: str, currency: str | None) -> N
         return
     tiers = seg["tiers"]
     st.caption("Customers ranked by predicted CLV over the next 12 months (BG/NBD + Gamma-Gamma): the top 20%, "
-               "the middle 60% and the bottom 20%.")
+               "the middle 60% and the bottom 20%"
+               + (" of all customers; the filters' customers are counted in the tiers they hold there."
+                  if seg.get("of_all_customers") else "."))
     figures.plot(charts.clv_tier_figure, tiers, currency=currency, config=CHART_CONFIG, key="differentiate_clv")
     frame = tiers.select(
         pl.col("tier").cast(pl.String).alias("CLV tier"),

@@ -115,28 +115,8 @@ def segment_report(store, scope: Scope, k: int | str = "auto", *, features: pl.D
         members = members.join(
             clv_tiers(members.filter(pl.col("clv").is_not_null()).select("customer_id", "clv")).select(
                 "customer_id", "clv_tier"), on="customer_id", how="left")
-        total_clv = members["clv"].sum()
-        tiers = (
-            members.filter(pl.col("clv_tier").is_not_null()).group_by("clv_tier")
-            .agg(pl.len().alias("customers"), pl.col("clv").sum().alias("clv"), pl.col("clv").mean().alias("mean_clv"),
-                 pl.col("revenue").sum().alias("revenue"))
-            .with_columns((pl.col("customers") / pl.col("customers").sum()).alias("customer_share"),
-                          (pl.col("clv") / total_clv if total_clv else pl.lit(None, pl.Float64)).alias("clv_share"))
-            .rename({"clv_tier": "tier"})
-            .with_columns(pl.col("tier").cast(pl.Enum(list(CLV_TIERS)))).sort("tier")
-            .select("tier", "customers", "customer_share", "clv", "clv_share", "mean_clv", "revenue")
-        )
-    intensity = (
-        members.group_by("segment_id", "segment")
-        .agg(pl.len().alias("customers"), pl.col("interactions").fill_null(0).sum().alias("interactions"),
-             pl.col("cost_to_serve").fill_null(0).sum().alias("cost_to_serve"),
-             pl.col("revenue").fill_null(0).sum().alias("revenue"))
-        .with_columns((pl.col("interactions") / pl.col("customers")).alias("interactions_per_customer"),
-                      (pl.col("cost_to_serve") / pl.col("customers")).alias("cost_per_customer"),
-                      pl.when(pl.col("revenue") > 0).then(pl.col("cost_to_serve") / pl.col("revenue"))
-                      .otherwise(None).alias("cost_per_revenue"))
-        .sort("segment_id")
-    )
+        tiers = tier_table(members)
+    intensity = intensity_table(members)
     summary = model.summary
     return {
         "customers": features.height,
@@ -154,6 +134,37 @@ def segment_report(store, scope: Scope, k: int | str = "auto", *, features: pl.D
         "tiers": tiers,
         "intensity": intensity,
     }
+
+
+def tier_table(members: pl.DataFrame) -> pl.DataFrame:
+    """Customers, CLV (sum, share, mean) and revenue per CLV tier of ``members`` (clv, clv_tier, revenue)."""
+    total_clv = members["clv"].sum()
+    return (
+        members.filter(pl.col("clv_tier").is_not_null()).group_by("clv_tier")
+        .agg(pl.len().alias("customers"), pl.col("clv").sum().alias("clv"), pl.col("clv").mean().alias("mean_clv"),
+             pl.col("revenue").sum().alias("revenue"))
+        .with_columns((pl.col("customers") / pl.col("customers").sum()).alias("customer_share"),
+                      (pl.col("clv") / total_clv if total_clv else pl.lit(None, pl.Float64)).alias("clv_share"))
+        .rename({"clv_tier": "tier"})
+        .with_columns(pl.col("tier").cast(pl.Enum(list(CLV_TIERS)))).sort("tier")
+        .select("tier", "customers", "customer_share", "clv", "clv_share", "mean_clv", "revenue")
+    )
+
+
+def intensity_table(members: pl.DataFrame) -> pl.DataFrame:
+    """Customers, interactions, cost to serve and revenue per segment of ``members`` (segment_id, segment,
+    interactions, cost_to_serve, revenue), with interactions and cost per customer and cost per revenue."""
+    return (
+        members.group_by("segment_id", "segment")
+        .agg(pl.len().alias("customers"), pl.col("interactions").fill_null(0).sum().alias("interactions"),
+             pl.col("cost_to_serve").fill_null(0).sum().alias("cost_to_serve"),
+             pl.col("revenue").fill_null(0).sum().alias("revenue"))
+        .with_columns((pl.col("interactions") / pl.col("customers")).alias("interactions_per_customer"),
+                      (pl.col("cost_to_serve") / pl.col("customers")).alias("cost_per_customer"),
+                      pl.when(pl.col("revenue") > 0).then(pl.col("cost_to_serve") / pl.col("revenue"))
+                      .otherwise(None).alias("cost_per_revenue"))
+        .sort("segment_id")
+    )
 
 
 def segment(store, scope: Scope, k: int | str = "auto", *, seed: int = 42) -> KMeansSegmenter:

@@ -588,37 +588,12 @@ class KMeansSegmenter:
         if "monetary" in frame.columns and "monetary" not in used:
             fitted = fitted.join(frame.select("customer_id", pl.col("monetary").cast(pl.Float64)),
                                  on="customer_id", how="left")
-        has_money = "monetary" in fitted.columns
-        stats = fitted.group_by("segment_id").agg(
-            pl.len().cast(pl.Int64).alias("customers"),
-            (pl.col("monetary").sum() if has_money else pl.lit(None, dtype=pl.Float64)).alias("revenue"),
-            *[pl.col(f).mean().alias(f"mean_{f}") for f in used],
-        )
         segments = pl.DataFrame(
             {"segment_id": pl.Series(np.arange(1, self.k_ + 1), dtype=pl.Int32), "segment": self._names,
              "silhouette": pl.Series(silhouettes, dtype=pl.Float64), "action": self._actions}
         )
-        prof = segments.join(stats, on="segment_id", how="left").with_columns(
-            pl.col("customers").fill_null(0)
-        )
-        shares = [f for f in used if f.startswith(SHARE_PREFIX)]
-        if shares:  # the channel with the highest mean share: k-means on channel mix tends to split by channel
-            prof = prof.with_columns(
-                pl.concat_list([pl.col(f"mean_{f}") for f in shares]).list.arg_max()
-                .replace_strict(list(range(len(shares))), [f[len(SHARE_PREFIX):] for f in shares],
-                                return_dtype=pl.String).alias("main_channel")
-            )
-        else:
-            prof = prof.with_columns(pl.lit(None, dtype=pl.String).alias("main_channel"))
-        total_rev = prof["revenue"].sum() if has_money else None
-        return prof.select(
-            "segment_id", "segment", "customers",
-            (pl.col("customers") / self.n_customers_).alias("customer_share"),
-            "revenue",
-            (pl.col("revenue") / total_rev if total_rev else pl.lit(None, dtype=pl.Float64)).alias("revenue_share"),
-            *[f"mean_{f}" for f in used],
-            "main_channel", "silhouette", "action",
-        ).sort("segment_id")
+        return segment_profile(fitted, used, segments)
+
 
     # ---------------------------------------------------------------------------------------------- use
     def _check_fitted(self) -> None:
@@ -671,6 +646,42 @@ class KMeansSegmenter:
             "segments": dict(zip(self.profile_["segment"], self.profile_["customers"], strict=True)),
             "notes": list(self.notes_),
         }
+
+
+def segment_profile(fitted: pl.DataFrame, used: Sequence[str], segments: pl.DataFrame) -> pl.DataFrame:
+    """The profile of segmented customers: per segment of ``segments`` (segment_id, segment, silhouette, action)
+    its customers and share of them, revenue (sum of ``monetary`` when a column) and share, the mean of each
+    ``used`` feature and the main channel (highest mean ``share_*``), from ``fitted`` (one row per segmented
+    customer: segment_id and the features as fitted). Used by :class:`KMeansSegmenter` and for a group of the
+    customers it segmented (``crm_core.views.segmentation`` under a region filter)."""
+    used = list(used)
+    has_money = "monetary" in fitted.columns
+    stats = fitted.group_by("segment_id").agg(
+        pl.len().cast(pl.Int64).alias("customers"),
+        (pl.col("monetary").sum() if has_money else pl.lit(None, dtype=pl.Float64)).alias("revenue"),
+        *[pl.col(f).mean().alias(f"mean_{f}") for f in used],
+    )
+    prof = segments.join(stats, on="segment_id", how="left").with_columns(
+        pl.col("customers").fill_null(0)
+    )
+    shares = [f for f in used if f.startswith(SHARE_PREFIX)]
+    if shares:  # the channel with the highest mean share: k-means on channel mix tends to split by channel
+        prof = prof.with_columns(
+            pl.concat_list([pl.col(f"mean_{f}") for f in shares]).list.arg_max()
+            .replace_strict(list(range(len(shares))), [f[len(SHARE_PREFIX):] for f in shares],
+                            return_dtype=pl.String).alias("main_channel")
+        )
+    else:
+        prof = prof.with_columns(pl.lit(None, dtype=pl.String).alias("main_channel"))
+    total_rev = prof["revenue"].sum() if has_money else None
+    return prof.select(
+        "segment_id", "segment", "customers",
+        (pl.col("customers") / fitted.height).alias("customer_share"),
+        "revenue",
+        (pl.col("revenue") / total_rev if total_rev else pl.lit(None, dtype=pl.Float64)).alias("revenue_share"),
+        *[f"mean_{f}" for f in used],
+        "main_channel", "silhouette", "action",
+    ).sort("segment_id")
 
 
 # --------------------------------------------------------------------------------------------------------------

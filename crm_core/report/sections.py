@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from crm_core import charts
-from crm_core.metrics import catalog, clv, cost, differentiate, facts, portfolio, retention
+from crm_core.metrics import catalog, clv, cost, facts, portfolio, retention
 from crm_core.metrics import highlights as hl
 from crm_core.metrics.ranking import top_rows
 from crm_core.metrics.scope import Scope
@@ -265,7 +265,10 @@ _FEATURE_LABELS = {
 def differentiate_section(store, scope: Scope, unit: str, currency: str | None) -> Section:
     sec = Section("differentiate", "Differentiate", "IDIC · differentiate, interact, customize",
                   "Which groups of customers differ in value and needs, and what should each get?")
-    seg = differentiate.segment_report(store, scope)
+    from crm_core import views
+
+    # the page's segmentation (kept for an unfiltered scope; a region's customers in the segments of all customers)
+    seg = views.compute(store, "segmentation", scope, k="auto")
     if not seg.get("customers"):
         sec.notes.append("Nobody bought in the period.")
         return sec

@@ -458,6 +458,53 @@ def test_a_region_reads_its_clv_value_and_churn_rule_from_the_views_of_all_custo
     assert "No customer of the filters (region: nowhere)" in views.compute(store, "clv_fit", nobody, calibration_end=cal)["error"]
 
 
+def test_a_region_is_shown_in_the_segments_of_all_customers(small, monkeypatch):
+    # Region, segment and owner filters show their customers in the kept segmentation of all customers
+    # (views._segments_of_chosen): no k-means fit, each customer's segment as without the filter, and the sizes,
+    # profile means, CLV tiers and intensity counted by hand over the region's customers.
+    from crm_core.metrics import differentiate
+    from crm_core.models import segments
+
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    region = store.table("customers", ds)["region"].drop_nulls().mode().sort()[0]
+    picked = Scope(ds, default.start, default.end, regions=(region,))
+    ids = store.table("customers", ds).filter(pl.col("region") == region)["customer_id"].implode()
+    features = views.compute(store, "segment_features", default)
+    for k in ("auto", 3):
+        whole = views.with_members(views.compute(store, "segmentation", default, k=k),
+                                   views.compute(store, "member_details", default))
+        with monkeypatch.context() as m:
+            m.setattr(segments.KMeansSegmenter, "fit", lambda *a, **kw: pytest.fail("segmented again"))
+            m.setattr(differentiate, "segment_features", lambda *a, **kw: pytest.fail("features again"))
+            report = views.compute(store, "segmentation", picked, k=k)
+            details = views.compute(store, "member_details", picked)
+        mine = whole["members"].filter(pl.col("customer_id").is_in(ids))
+        got = views.members(report, details)
+        assert 0 < got.height == mine.height < whole["members"].height
+        assert got.select("customer_id", "segment_id", pl.col("segment").cast(pl.String)).sort("customer_id").equals(
+            mine.select("customer_id", "segment_id", pl.col("segment").cast(pl.String)).sort("customer_id"))
+        assert (report["k"], report["silhouette"], report["silhouette_by_k"]) == (
+            whole["k"], whole["silhouette"], whole["silhouette_by_k"])
+        assert report["customers"] == details.height and report["skipped"] == details.height - mine.height
+        by_hand = (mine.select("customer_id", "segment_id").join(features, on="customer_id")
+                   .group_by("segment_id").agg(pl.len().alias("n"), pl.col("monetary").sum().alias("revenue"),
+                                               pl.col("frequency").mean().alias("mean_frequency")).sort("segment_id"))
+        profile = report["profile"].join(by_hand, on="segment_id", how="inner")
+        assert profile.height == by_hand.height and (profile["customers"] == profile["n"]).all()
+        assert profile["revenue"].to_list() == pytest.approx(profile["revenue_right"].to_list())
+        assert profile["mean_frequency"].to_list() == pytest.approx(profile["mean_frequency_right"].to_list())
+        assert report["profile"]["customer_share"].sum() == pytest.approx(1.0)
+        assert report["profile"]["action"].equals(whole["profile"]["action"])  # the company's actions
+        tiers = mine.group_by("clv_tier").len().sort("clv_tier")
+        assert dict(zip(report["tiers"]["tier"].cast(pl.String), report["tiers"]["customers"], strict=True)) == dict(
+            zip(tiers["clv_tier"].cast(pl.String), tiers["len"], strict=True))
+        assert report["intensity"]["customers"].sum() == mine.height
+    # each row of the region's customer list is the customer's own figures, as computed for the region in place
+    direct = differentiate.member_details(store, picked, differentiate.segment_features(store, picked))
+    _assert_same(details.sort("customer_id"), direct.sort("customer_id"), "member details")
+
+
 def test_a_window_moving_only_its_start_reads_the_default_scopes_clv_views(small, monkeypatch):
     # The CLV models calibrate on the whole filtered history up to their calibration end, value to date and the
     # churn rule's purchase gaps run up to the window end, and the holdout check ignores the window: a later
