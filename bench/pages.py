@@ -14,9 +14,11 @@ tab is changed with that tab open); null when the widget could not be found or c
 on Cost to serve, the rate editor's Reset and Save buttons, which write rates to the copy and recompute the page; then
 ``prepared_again_s``: from the save's page drawn until the app logs that its background preparation of the
 priced views after the new rates is done).
-With ``--filters``, one more line ``{"page": "portfolio", "filter": "region", "value", "seconds",
-"filter_cleared"}``: the sidebar's Region filter set to its first value on the Portfolio page, and cleared
-again (every page's results change with a filter: on a large database this takes long, hence off by default).
+With ``--filters``, then one more line per page of ``--pages`` ``{"page", "filter": "region", "value",
+"seconds", "filter_cleared"}``: the sidebar's Region filter set on that page in a new tab, and cleared again;
+each page sets another value (the i-th page the i-th value, in turn), one no page has set before when there are
+enough, so no page reads what another computed for it (every page's results change with a filter: on a large
+database this takes long, hence off by default).
 ``--shots DIR`` keeps a screenshot after each widget change. Widgets are found by their accessible names
 (labels and option texts of pages/*.py and app.py's sidebar).
 Make the database with bench/engine.py (``--db``), e.g. 1M customers / 10M transactions.
@@ -292,18 +294,19 @@ def change(page, name: str, label: str, find, timeout_ms: float, shots: Path | N
     return round(seconds, 2)
 
 
-def region_filter(browser, url: str, timeout_ms: float) -> dict:
-    """The sidebar's Region filter on the Portfolio page: its first value chosen, then cleared again."""
-    line = {"page": "portfolio", "filter": "region", "value": None, "seconds": None, "filter_cleared": None}
+def region_filter(browser, url: str, name: str, nth: int, timeout_ms: float) -> dict:
+    """The sidebar's Region filter on page ``name``: its ``nth`` value (counted in turn) chosen, then cleared."""
+    line = {"page": name, "filter": "region", "value": None, "seconds": None, "filter_cleared": None}
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        render(page, f"{url}/portfolio", timeout_ms)
+        render(page, f"{url}/{name}", timeout_ms)
         box = page.locator(SIDEBAR).get_by_role("combobox", name="Region", exact=True)
-        first = open_list(page, box).filter(has_not_text="Select all").first  # the list starts with "Select all"
-        line["value"] = first.inner_text(timeout=FIND_MS).strip()
+        values = open_list(page, box).filter(has_not_text="Select all")  # the list starts with "Select all"
+        chosen = values.nth(nth % values.count())
+        line["value"] = chosen.inner_text(timeout=FIND_MS).strip()
 
         def choose():
-            first.click(timeout=FIND_MS)
+            chosen.click(timeout=FIND_MS)
             page.keyboard.press("Escape")  # a multiselect's list stays open for more values
         line["seconds"] = round(timed(page, choose, timeout_ms), 2)
         remove = page.locator(SIDEBAR).get_by_role("button", name=f"Remove {line['value']}", exact=True)
@@ -341,7 +344,7 @@ def main(argv=None) -> int:
                     default=["portfolio", "differentiate", "retention", "qci", "gartner", "models", "review",
                              "cost_to_serve"])
     ap.add_argument("--timeout", type=float, default=300, help="seconds a page may take")
-    ap.add_argument("--filters", action="store_true", help="also time the sidebar's Region filter (slow at 10M)")
+    ap.add_argument("--filters", action="store_true", help="also time the sidebar's Region filter on each page")
     ap.add_argument("--shots", type=Path, help="folder for a screenshot after each widget change")
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
@@ -388,7 +391,8 @@ def main(argv=None) -> int:
                     line["prepared_again_s"] = prepared_again(log, prepared_before, changed, args.timeout)
                 print(json.dumps(line), flush=True)
             if args.filters:
-                print(json.dumps(region_filter(browser, url, timeout_ms)), flush=True)
+                for nth, name in enumerate(args.pages):
+                    print(json.dumps(region_filter(browser, url, name, nth, timeout_ms)), flush=True)
             browser.close()
     finally:
         proc.terminate()

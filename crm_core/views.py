@@ -196,12 +196,9 @@ def _segments_of_chosen(store, scope: Scope, k: int | str) -> dict:
     features = compute(store, "segment_features", scope.all_customers()).join(
         segmented.select("customer_id", "segment_id"), on="customer_id", how="inner")
     used = list(whole["features"])
-    if "monetary" in features.columns and "monetary" not in used:
-        used_money = [*used, "monetary"]
-    else:
-        used_money = used
-    fitted = features.select("segment_id", *[pl.col(c).cast(pl.Float64) for c in dict.fromkeys(used_money)])
-    fitted = fitted.with_columns(pl.col(c).fill_null(0.0) for c in used if c.startswith("share_"))
+    columns = dict.fromkeys([*used, *(["monetary"] if "monetary" in features.columns else [])])  # as the fit's
+    fitted = features.select("segment_id", *[pl.col(c).cast(pl.Float64) for c in columns]).with_columns(
+        pl.col(c).fill_null(0.0) for c in used if c.startswith("share_"))
     profile = segment_profile(fitted, used, whole["profile"].select("segment_id", "segment", "silhouette", "action"))
     has_clv = whole["has_clv"] and "clv_tier" in segmented.columns
     return {
