@@ -157,6 +157,7 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001
         widgets.show_error(exc, pg.title)
     data.start_queued_preparations()  # after the page is drawn: background work must not slow it
+    data.import_engine_in_background()
 
 
 main()

@@ -411,6 +411,35 @@ _queued: set[tuple[str, int]] = set()  # (database path, dataset) to prepare aft
 _background: dict[tuple[str, int], list[tuple[threading.Thread, threading.Event]]] = {}
 
 
+# What the views compute with when a page asks for more than its kept results (a filter, a new window, another k):
+# a page that opens on kept results imports none of it, so the first filter of a server process also paid these
+# imports, scikit-learn and scipy above all (~3 s of a core; the first region on Differentiate at 10M took 3.7 s
+# where the next took 1.7-1.8 s).
+ENGINE_MODULES = ("crm_core.metrics.clv", "crm_core.metrics.retention", "crm_core.metrics.differentiate",
+                  "crm_core.metrics.cost", "sklearn.cluster", "sklearn.preprocessing")
+_engine_imported = threading.Event()
+
+
+def import_engine_in_background() -> None:
+    """Import :data:`ENGINE_MODULES` in a thread, once per process; app.py calls it once the page is drawn, so
+    the import does not slow the first page and is done before the user's first change, as a rule."""
+    with _background_lock:
+        if _engine_imported.is_set():
+            return
+        _engine_imported.set()
+
+    def run() -> None:
+        import importlib
+
+        for name in ENGINE_MODULES:
+            try:
+                importlib.import_module(name)
+            except Exception as exc:  # noqa: BLE001 - only an optimisation: the view imports it when it runs
+                log.warning("could not import %s ahead: %s", name, exc)
+
+    threading.Thread(target=run, name="crm-lens-imports", daemon=True).start()
+
+
 def start_queued_preparations() -> None:
     """Start the background preparations queued by this process's writes (:func:`save_cost_rates`) of the
     open store; app.py calls it at the end of every script run, once the page is drawn."""

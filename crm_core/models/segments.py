@@ -64,8 +64,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 import yaml
-from sklearn.cluster import KMeans
-from sklearn.preprocessing import StandardScaler
 
 from crm_core.metrics.scope import Scope, purchases_sql
 
@@ -482,6 +480,8 @@ class KMeansSegmenter:
                 + (f" ({self.n_skipped_} more have missing values in {', '.join(used)})." if self.n_skipped_ else ".")
             )
         raw = complete.select(used).to_numpy().astype(np.float64, copy=False)
+        from sklearn.preprocessing import StandardScaler  # scikit-learn takes ~1.7 s to import: only to fit
+
         self.scaler_ = StandardScaler()
         X = self.scaler_.fit_transform(self._raw_to_log(raw))
 
@@ -522,6 +522,8 @@ class KMeansSegmenter:
 
         if self.sampled_:
             # One Lloyd run on every customer, started from the winning sample fit's centres (step 4).
+            from sklearn.cluster import KMeans
+
             self.kmeans_ = KMeans(
                 n_clusters=self.k_, init=fits[self.k_].cluster_centers_, n_init=1, random_state=self.seed
             ).fit(X)
@@ -577,6 +579,8 @@ class KMeansSegmenter:
         return self
 
     def _kmeans(self, k: int) -> KMeans:
+        from sklearn.cluster import KMeans
+
         return KMeans(n_clusters=k, n_init=self.n_init, random_state=self.seed)
 
     def _note(self, text: str) -> None:

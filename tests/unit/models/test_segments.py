@@ -413,3 +413,15 @@ def test_profiles_closer_than_k_means_can_separate_are_one_segment():
     with pytest.warns(UserWarning, match="same profile"):
         model = KMeansSegmenter().fit(frame)
     assert model.k_ == 1 and model.profile_["customers"].sum() == 3
+
+
+def test_scikit_learn_is_imported_only_to_fit():
+    # A region's customers are shown in the kept segments of all customers (crm_core.views): that path must not
+    # pay scikit-learn's import (~1.7 s), so the segments module imports it inside the fit only.
+    import subprocess
+    import sys
+
+    code = ("import sys, crm_core.views, crm_core.metrics.differentiate, crm_core.models.segments; "
+            "print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
