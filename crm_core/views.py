@@ -14,6 +14,7 @@ directly.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import date
@@ -560,6 +561,7 @@ PICKED_FROM = frozenset({"clv_fit", "clv_scores", "historical_value", "member_de
                          "segmentation"})
 RECENT_ALL_CUSTOMERS = 10
 _all_customers = results.Recent(RECENT_ALL_CUSTOMERS)
+_warming = threading.local()  # on in this thread while warm() computes: nothing is held in memory for it
 
 
 def of_all_customers(store, name: str, scope: Scope, **params):
@@ -612,7 +614,7 @@ def compute(store, name: str, scope: Scope, **params):
     view = VIEWS[name]
     scope = canonical_scope(store, name, scope)
     with_rates = priced(name, params)
-    if not scope.filtered and name not in PICKED_FROM:
+    if not scope.filtered and (name not in PICKED_FROM or getattr(_warming, "on", False)):
         return results.cached(store, scope, name, params, lambda: view(store, scope, **params), priced=with_rates)
     key = (getattr(store, "token", id(store)), results.data_version(store, scope.dataset_id, with_rates), name, scope,
            results.key_of(params))
@@ -679,7 +681,11 @@ def warm(store, dataset_id: int, progress: Callable[[int, int, str], None] | Non
             continue
         start = time.perf_counter()
         try:
-            compute(store, name, where, **params)
+            _warming.on = True  # kept in the store; held in memory, they would stay there unasked
+            try:
+                compute(store, name, where, **params)
+            finally:
+                _warming.on = False
         except Exception as exc:
             log.warning("could not prepare %s %s of dataset %s: %s", name, params, dataset_id, exc, exc_info=exc)
             continue

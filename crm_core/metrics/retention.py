@@ -566,8 +566,8 @@ def revenue_retention(store, scope: Scope, period: str = "month", latest: bool =
     net_revenue_retention, gross_revenue_retention, partial.
 
     With ``latest``, only the latest whole period (what :func:`retention_summary` shows), from the purchases of
-    that period and the one before: at 10M transactions ~0.1 s instead of a pass over the whole history (~0.6 s
-    for a region). When that period has no starting customer it is the full table's last whole row that counts,
+    that period and the one before: at 10M transactions 0.24 s for a region instead of a pass over its whole
+    history (0.6 s). When that period has no starting customer it is the full table's last whole row that counts,
     so the full table is computed.
     """
     months = _months(period)
