@@ -1,7 +1,8 @@
 -- Repeat-purchase rate (crm_core.metrics.retention.repeat_purchase_rate). Reads `spans` (each customer's
--- first and last completed purchase day up to $as_of, whole filtered history). Customers whose first purchase ever falls in
--- [$win_start, $as_of]; repeaters: at least two distinct purchase days on or before $as_of, i.e. a last
--- purchase day after the first (no distinct days to count: one plain aggregation per customer).
+-- first and last completed purchase day up to $as_of, whole filtered history). Customers whose first
+-- purchase ever falls in [$win_start, $as_of]; repeaters: at least two distinct purchase days on or before
+-- $as_of, i.e. a last purchase day after the first (no distinct days to count: one plain aggregation per
+-- customer).
 WITH
 per_customer AS (  -- first and last completed purchase day up to $as_of (crm_core.metrics.retention._spans)
     SELECT customer_id, first_day, last_day FROM spans

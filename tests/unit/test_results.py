@@ -458,7 +458,8 @@ def test_a_region_reads_its_clv_value_and_churn_rule_from_the_views_of_all_custo
         _assert_same(fit["at_risk"], rv.at_risk_customers(result.frame, value), "at risk")
         assert rule == retention.default_churn_window(store, picked) == retention.default_churn_window(store, default)
     nobody = Scope(ds, default.start, default.end, regions=("nowhere",))
-    assert "No customer of the filters (region: nowhere)" in views.compute(store, "clv_fit", nobody, calibration_end=cal)["error"]
+    nothing = views.compute(store, "clv_fit", nobody, calibration_end=cal)
+    assert "No customer of the filters (region: nowhere)" in nothing["error"]
 
 
 def test_a_region_is_shown_in_the_segments_of_all_customers(small, monkeypatch):
