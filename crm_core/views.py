@@ -22,9 +22,9 @@ from datetime import date
 import polars as pl
 
 from crm_core import charts, results
-from crm_core.metrics import facts
+from crm_core.metrics import facts, picks
 from crm_core.metrics.ranking import top_rows
-from crm_core.metrics.scope import Scope, chosen_customers
+from crm_core.metrics.scope import Scope
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +141,7 @@ def member_details(store, scope: Scope) -> pl.DataFrame:
     from crm_core.metrics import differentiate
 
     if scope.picks_customers:
-        return of_all_customers(store, "member_details", scope).join(
-            chosen_customers(store, scope), on="customer_id", how="semi", maintain_order="left")
+        return picks.picked_rows(store, scope, of_all_customers(store, "member_details", scope))
     return differentiate.member_details(store, scope, compute(store, "segment_features", scope))
 
 
@@ -187,8 +186,8 @@ def _segments_of_chosen(store, scope: Scope, k: int | str) -> dict:
     if "labels" not in whole:
         return whole
     every = compute(store, "member_details", scope.all_customers())
-    picked = every["customer_id"].is_in(chosen_customers(store, scope)["customer_id"].implode())
-    details, labels = every.filter(picked), whole["labels"].filter(picked)
+    chosen = picks.picked(store, scope, every)
+    details, labels = every.filter(chosen), whole["labels"].filter(chosen)
     if details.is_empty():
         return {"customers": 0}
     members = pl.concat([details, labels.with_columns(pl.col("segment_id").cast(pl.Int32))], how="horizontal")
@@ -311,14 +310,12 @@ def clv_fit(store, scope: Scope, calibration_end: date) -> dict:
         whole = of_all_customers(store, "clv_fit", scope, calibration_end=calibration_end)
         if whole["error"]:
             return whole
-        chosen = chosen_customers(store, scope)
-        frame = whole["frame"].join(chosen, on="customer_id", how="semi", maintain_order="left")
+        frame = picks.picked_rows(store, scope, whole["frame"])
         if frame.is_empty():
             return {"error": clv.no_chosen_customer(scope, whole["calibration_end"])}
         h = whole["holdout"]
-        holdout = None if h is None else clv.holdout_of(
-            h["frame"].join(chosen, on="customer_id", how="semi", maintain_order="left"), h["days"], h["start"],
-            h["end"])
+        holdout = None if h is None else clv.holdout_of(picks.picked_rows(store, scope, h["frame"]), h["days"],
+                                                        h["start"], h["end"])
         return _fit_payload(store, scope, frame, holdout, whole["calibration_end"], whole["observation_end"])
     try:
         result = clv.fit_clv(store, scope, calibration_end)
@@ -374,7 +371,7 @@ def average_clv(store, scope: Scope, calibration_end: date) -> dict:
         scores = of_all_customers(store, "clv_scores", scope, calibration_end=calibration_end)
         if scores["error"]:
             return {"error": scores["error"]}
-        frame = scores["frame"].join(chosen_customers(store, scope), on="customer_id", how="semi")
+        frame = picks.picked_rows(store, scope, scores["frame"])
         if frame.is_empty():
             return {"error": clv.no_chosen_customer(scope, calibration_end)}
         return {"error": None, "avg_clv": rv.average_clv(frame)}
@@ -403,8 +400,7 @@ def historical_value(store, scope: Scope) -> pl.DataFrame:
     from crm_core.metrics import clv
 
     if scope.picks_customers:
-        return of_all_customers(store, "historical_value", scope).join(
-            chosen_customers(store, scope), on="customer_id", how="semi", maintain_order="left")
+        return picks.picked_rows(store, scope, of_all_customers(store, "historical_value", scope))
     return clv.historical_clv(store, scope)
 
 
