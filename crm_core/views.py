@@ -296,6 +296,31 @@ def cohort_cells(store, scope: Scope, period: str = "month", measure: str = "cus
     return retention.cohort_matrix(store, scope, period, measure).cells
 
 
+def retention_group_sums(store, scope: Scope) -> dict:
+    """Find and keep, for an unfiltered scope, the figures of all customers by (region, segment, owner) group
+    that the Retention page sums for a region, segment or owner filter (``crm_core.metrics.retention``, group
+    sums): its churn trend and latest revenue retention, and its cohorts by month and by quarter. They are the
+    same for every such filter, so asking the page's figures for one group (the first) finds them all; ``warm``
+    prepares them so that even the first filter a user sets reads them. Returns that group and how many groups
+    there are (nothing when no customer has a region, segment or owner)."""
+    from dataclasses import replace
+
+    from crm_core.metrics import retention
+
+    groups = store.query(
+        "SELECT region, segment, owner, COUNT(*) OVER () AS groups FROM (SELECT DISTINCT region, segment, owner "
+        "FROM customers WHERE dataset_id = ?) WHERE coalesce(region, segment, owner) IS NOT NULL "
+        "ORDER BY ALL LIMIT 1", [scope.dataset_id])
+    if scope.filtered or groups.is_empty():
+        return {}
+    first = groups.row(0, named=True)
+    picked = replace(scope, **{f"{k}s": (first[k],) for k in picks.GROUP_COLUMNS if first[k] is not None})
+    retention_overview(store, picked)
+    for period in ("month", "quarter"):
+        retention.cohort_matrix(store, picked, period)
+    return {"first_group": {k: first[k] for k in picks.GROUP_COLUMNS}, "groups": first["groups"]}
+
+
 def clv_fit(store, scope: Scope, calibration_end: date) -> dict:
     """``clv.fit_clv`` at ``calibration_end`` (the scope's filters; the models ignore the window):
     ``{"error": why}`` when the models cannot be fitted, else the per-customer frame, the summaries the
@@ -518,6 +543,7 @@ VIEWS: dict[str, Callable] = {
     "churn_rule": churn_rule,
     "retention_overview": retention_overview,
     "cohorts": cohort_cells,
+    "retention_group_sums": retention_group_sums,
     "clv_fit": clv_fit,
     "clv_scores": clv_scores,
     "average_clv": average_clv,
@@ -535,8 +561,8 @@ VIEWS: dict[str, Callable] = {
 # kept results outlive new rates (``crm_core.metrics.cost.reprice_facts``); tests/unit/test_results.py checks
 # each is unchanged by new rates
 RATE_FREE = frozenset({"portfolio_kpis", "portfolio", "portfolio_rfm", "identify", "retention_overview",
-                       "churn_rule", "cohorts", "clv_fit", "clv_scores", "average_clv", "holdout",
-                       "historical_value", "review_period", "review_parts"})
+                       "churn_rule", "cohorts", "retention_group_sums", "clv_fit", "clv_scores", "average_clv",
+                       "holdout", "historical_value", "review_period", "review_parts"})
 RATE_FREE_EVIDENCE = frozenset({"clv", "retention", "portfolio", "acquisition", "deals", "penetration",
                                 "satisfaction", "history", "quality"})  # the groups of the evidence view
 
@@ -636,6 +662,7 @@ def default_requests(scope: Scope) -> list[tuple[str, dict]]:
         ("clv_scores", {"calibration_end": calibration_end(scope, span)}),
         ("historical_value", {}),
         *[("cohorts", {"period": p, "measure": m}) for p in ("month", "quarter") for m in ("customers", "revenue")],
+        ("retention_group_sums", {}),
         ("cost_view", {"top": TOP_CUSTOMERS}),
     ]
     from crm_core.frameworks import evidence as ev

@@ -51,6 +51,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from crm_core import results, sql
+from crm_core.metrics.picks import GROUP_COLUMNS, group_filter
 from crm_core.metrics.scope import ATTRIBUTE_FILTER, Scope, chosen_customers, purchases_sql
 from crm_core.models.survival import KaplanMeier
 
@@ -127,24 +128,92 @@ def _spans(scope: Scope, ext: _Extent) -> str:
 
 
 def _run(store, scope: Scope, name: str, *, outer: str = "SELECT * FROM q", spans: str | None = None,
-         **values) -> pl.DataFrame:
+         grouped: bool = False, **values) -> pl.DataFrame:
     """Run ``crm_core/sql/<name>.sql`` over ``scoped`` = the scope's completed purchases, whole filtered history,
     and with ``spans`` (:func:`_spans`) each customer's first and last purchase day as ``spans``.
 
-    ``outer`` is a query over its result ``q`` (default: all of it). Binds the scope's parameters and
-    ``values``, only those the query uses (DuckDB refuses unused ones).
+    ``outer`` is a query over its result ``q`` (default: all of it). ``grouped`` fills the query's group slots
+    (:func:`_grouping`). Binds the scope's parameters and ``values``, only those the query uses (DuckDB refuses
+    unused ones).
     """
     text = (
         f"WITH scoped AS ({purchases_sql(windowed=False, statuses=('completed',))}),\n"
         + (f"spans AS (\n{spans}\n),\n" if spans else "")
-        + f"q AS (\n{sql.expand(sql.load(name))}\n)\n{outer}"
+        + f"q AS (\n{_grouping(sql.expand(sql.load(name)), grouped)}\n)\n{outer}"
     )
+    return store.query(text, _bound(text, name, {**scope.params(), **values}))
+
+
+def _bound(text: str, name: str, every: dict) -> dict:
+    """The values of ``every`` the query ``text`` uses (a KeyError naming ``name`` when one is missing)."""
     used = set(re.findall(r"\$([A-Za-z_]\w*)", _COMMENT.sub("", text)))
-    every = {**scope.params(), **values}
     missing = used - every.keys()
     if missing:
         raise KeyError(f"{name}.sql needs parameters {sorted(missing)}")
-    return store.query(text, {k: every[k] for k in used})
+    return {k: every[k] for k in used}
+
+
+# ---------------------------------------------------------------------------------------------------- group sums
+# Region, segment and owner filters pick whole customers (all their purchases or none), and the cohort counts, the
+# churn counts and the revenue retention sums are sums over customers. So a picked scope's are the sums, over the
+# (region, segment, owner) groups its filters pick, of the same figures of all customers by group: found once per
+# (data, window, parameters) for all customers, kept in the store and held in memory, and summed for each filter.
+# At 1M customers / 10M transactions a region's cohorts took 0.4-0.55 s, its churn and trend 0.3-0.4 s and its
+# latest revenue retention 0.2 s from its purchases; the sums take a few milliseconds. A channel filter keeps its
+# purchases in the figures of all customers by group (kept in memory only, as filtered results are).
+MAX_GROUPS = 1000  # more (region, segment, owner) groups than this: computed from the purchases (memory)
+RECENT_GROUP_SUMS = 8  # frames of all customers by group held in memory (a few thousand rows each at 10M)
+_recent_groups = results.Recent(RECENT_GROUP_SUMS)
+_GROUP_JOIN = ("JOIN (SELECT customer_id, region, segment, owner FROM customers WHERE dataset_id = $dataset) "
+               "USING (customer_id)")
+
+
+def _grouping(text: str, grouped: bool) -> str:
+    """Fill a query's group slots: ``{{groups}}`` (a column list's head) and ``{{group_join}}`` (after a FROM
+    of rows with customer_id) with nothing, or with each customer's region, segment and owner from the
+    customers table. A customer without a row there has none of them, so no filter picks it: left out."""
+    columns = "".join(f"{c}, " for c in GROUP_COLUMNS) if grouped else ""
+    return text.replace("{{groups}}", columns).replace("{{group_join}}", _GROUP_JOIN if grouped else "")
+
+
+def _sums_groups(scope: Scope) -> bool:
+    """Whether the scope's figures are sums over the groups of all customers (see above)."""
+    return scope.picks_customers
+
+
+def _by_group(store, scope: Scope, name: str, params: dict, found) -> pl.DataFrame | None:
+    """``found()``: a frame of all customers (``scope.all_customers()``) by group, kept as ``name`` with
+    ``params``; None when the dataset has more than :data:`MAX_GROUPS` groups."""
+    every = scope.all_customers()
+    key = (getattr(store, "token", id(store)), results.data_version(store, scope.dataset_id, priced=False), every,
+           name, results.key_of(params))
+
+    def read() -> pl.DataFrame | None:
+        groups = store.query(f"SELECT COUNT(*) AS n FROM (SELECT DISTINCT {', '.join(GROUP_COLUMNS)} FROM customers "
+                             "WHERE dataset_id = ?)", [scope.dataset_id])["n"][0]
+        if groups > MAX_GROUPS:
+            return None
+        return results.cached(store, every, f"{name}_by_group", params, found, priced=False)
+
+    return _recent_groups.get(key, read)
+
+
+def _pick(frame: pl.DataFrame, scope: Scope, keys: list[str]) -> pl.DataFrame:
+    """The sums by ``keys`` of the rows of the groups the scope's region, segment and owner filters pick (a
+    customer with no value for a filtered attribute is never picked, as in ``ATTRIBUTE_FILTER``)."""
+    measures = [c for c in frame.columns if c not in keys and c not in GROUP_COLUMNS]
+    return frame.filter(group_filter(scope)).group_by(keys).agg(pl.col(measures).sum()).sort(keys)
+
+
+def _counts(store, scope: Scope, name: str, keys: list[str], **values) -> pl.DataFrame:
+    """``crm_core/sql/<name>.sql`` run for the scope (:func:`_run`), or for a scope that picks customers the
+    sums by ``keys`` over its groups of all customers' rows by group (see above)."""
+    if _sums_groups(scope):
+        every = scope.all_customers()
+        frame = _by_group(store, scope, name, values, lambda: _run(store, every, name, grouped=True, **values))
+        if frame is not None:
+            return _pick(frame, scope, keys)
+    return _run(store, scope, name, **values)
 
 
 def _months(period: str, allowed=("month", "quarter", "year")) -> int:
@@ -251,8 +320,9 @@ def cohort_matrix(store, scope: Scope, period: str = "month", measure: str = "cu
     if ext is None or ext.empty:
         return Cohorts(period, measure, None if ext is None else ext.as_of,
                        pl.DataFrame(schema=_CELL_SCHEMA), pl.DataFrame(schema=_SIZE_SCHEMA))
-    raw = _run(store, scope, "retention_cohorts", as_of=ext.as_of, win_start=ext.window_start, unit=period,
-               months=months).sort("cohort", "age")
+    counts = _counts(store, scope, "retention_cohorts", ["cohort", "period"], as_of=ext.as_of,
+                     win_start=ext.window_start, unit=period)
+    raw = _cohort_cells(counts, ext.as_of, months)
     first_rev = raw.filter(pl.col("age") == 0).select("cohort", first_period_revenue="revenue")
     cells = raw.join(first_rev, on="cohort", how="left")
     if measure == "customers":
@@ -276,6 +346,37 @@ def cohort_matrix(store, scope: Scope, period: str = "month", measure: str = "cu
         .cast(_SIZE_SCHEMA)
     )
     return Cohorts(period, measure, ext.as_of, cells, sizes)
+
+
+def _cohort_cells(counts: pl.DataFrame, as_of: date, months: int) -> pl.DataFrame:
+    """Cohort counts (cohort, period, active, revenue; periods with activity) as one row per (cohort, age) from
+    age 0 to the period holding ``as_of``: cohort, period, age, cohort_size, active, revenue (0 without
+    activity) and partial (the period runs past ``as_of``). The size is the age-0 ``active``: every member first
+    bought in their cohort's period."""
+    schema = {"cohort": pl.Date, "period": pl.Date, "age": pl.Int32, "cohort_size": pl.Int64, "active": pl.Int64,
+              "revenue": pl.Float64, "partial": pl.Boolean}
+    if counts.is_empty():
+        return pl.DataFrame(schema=schema)
+    step = f"{months}mo"
+    grid = (
+        counts.filter(pl.col("period") == pl.col("cohort"))
+        .select("cohort", cohort_size=pl.col("active"))
+        .with_columns(period=pl.date_ranges("cohort", pl.lit(_trunc(as_of, months)), interval=step))
+        .explode("period")
+        .with_columns(age=pl.int_range(pl.len()).over("cohort"))
+    )
+    return (
+        grid.join(counts.select("cohort", "period", "active", "revenue"), on=["cohort", "period"], how="left")
+        .with_columns(
+            pl.col("active").fill_null(0),
+            pl.col("revenue").fill_null(0.0),
+            # the period runs to the day before the next one starts: partial when that is after as_of
+            partial=pl.col("period").dt.offset_by(step) - pl.duration(days=1) > pl.lit(as_of),
+        )
+        .select(list(schema))
+        .cast(schema)
+        .sort("cohort", "age")
+    )
 
 
 # ---------------------------------------------------------------------------------------------------- repeat
@@ -416,7 +517,23 @@ def activity_islands(store, scope: Scope, days: int) -> pl.DataFrame:
 def _churn_periods(store, scope: Scope, starts: list[date], ends: list[date], days: int) -> pl.DataFrame:
     """Active at start and churned for each period, in the order given: a range join of the periods' first and
     day-after-last days over the scope's :func:`activity_islands`."""
-    return over_islands(store, scope, days, sql.load("retention_churn"), {"starts": starts, "ends": ends})
+    params = {"starts": starts, "ends": ends}
+    counts = None
+    if _sums_groups(scope):
+        every = scope.all_customers()
+        frame = _by_group(store, scope, "retention_churn", {**params, "inactivity": days},
+                          lambda: over_islands(store, every, days, _grouping(sql.load("retention_churn"), True),
+                                               {**params, "dataset": every.dataset_id}))
+        counts = None if frame is None else _pick(frame, scope, ["period_no"])
+    if counts is None:
+        counts = over_islands(store, scope, days, _grouping(sql.load("retention_churn"), False), params)
+    periods = pl.DataFrame({"period_start": starts, "period_end": ends,
+                            "period_no": list(range(len(starts)))}, schema_overrides={"period_no": pl.Int64})
+    return (
+        periods.join(counts.cast({"period_no": pl.Int64}), on="period_no", how="left")
+        .select("period_start", "period_end", *[pl.col(c).fill_null(0).cast(pl.Int64)
+                                                for c in ("active_at_start", "churned")])
+    )
 
 
 def over_islands(store, scope: Scope, days: int, text: str, params: dict) -> pl.DataFrame:
@@ -589,11 +706,11 @@ def revenue_retention(store, scope: Scope, period: str = "month", latest: bool =
         if _add_months(whole, months) - ONE > ext.as_of:  # still running: the one before is the latest whole
             whole = _add_months(whole, -months)
         if _add_months(whole, -months) >= ext.data_start and (first is None or whole >= first):
-            raw = _run(store, scope, "retention_revenue", as_of=_add_months(whole, months) - ONE, unit=period,
-                       months=months, first_period=whole, from_day=_add_months(whole, -months))
+            raw = _counts(store, scope, "retention_revenue", ["period"], as_of=_add_months(whole, months) - ONE,
+                          unit=period, months=months, first_period=whole, from_day=_add_months(whole, -months))
     if raw.is_empty():
-        raw = _run(store, scope, "retention_revenue", as_of=ext.as_of, unit=period, months=months,
-                   first_period=first, from_day=None)
+        raw = _counts(store, scope, "retention_revenue", ["period"], as_of=ext.as_of, unit=period, months=months,
+                      first_period=first, from_day=None)
     if raw.is_empty():
         return pl.DataFrame(schema=schema)
     starts = raw["period"].to_list()

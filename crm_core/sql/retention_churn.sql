@@ -12,9 +12,13 @@
 -- closer than L + 1 days give overlapping or touching ranges, so each customer's active days are a
 -- few disjoint islands [first d + 1, last d + L] (gaps and islands). A point is then matched to at
 -- most one island of a customer — one range join, no customer × period product.
+--
+-- One row per period_no with an active customer (the caller adds the others as zeros); with {{groups}}
+-- filled (retention._grouping) per period and customer group (region, segment, owner), for filters that
+-- pick whole customers to sum.
 WITH
 islands AS (
-    SELECT customer_id, lo, hi FROM kept_islands
+    SELECT {{groups}}customer_id, lo, hi FROM kept_islands {{group_join}}
 ),
 periods AS (
     -- period_no: the position in $starts (periods may share a start: a window and a month of its trend)
@@ -22,7 +26,7 @@ periods AS (
            unnest(range(len($starts::DATE[]))) AS period_no
 ),
 base AS (
-    SELECT p.period_no, i.customer_id
+    SELECT {{groups}}p.period_no, i.customer_id
     FROM periods p JOIN islands i ON p.period_start BETWEEN i.lo AND i.hi
 ),
 still AS (
@@ -30,15 +34,11 @@ still AS (
     FROM periods p JOIN islands i ON p.period_end + 1 BETWEEN i.lo AND i.hi
 ),
 counts AS (
-    SELECT b.period_no,
+    SELECT {{groups}}b.period_no,
            COUNT(*)::BIGINT                                 AS active_at_start,
            COUNT(*) FILTER (WHERE s.customer_id IS NULL)::BIGINT AS churned
     FROM base b
     LEFT JOIN still s ON s.period_no = b.period_no AND s.customer_id = b.customer_id
-    GROUP BY b.period_no
+    GROUP BY ALL
 )
-SELECT p.period_start, p.period_end,
-       COALESCE(c.active_at_start, 0)::BIGINT AS active_at_start,
-       COALESCE(c.churned, 0)::BIGINT         AS churned
-FROM periods p LEFT JOIN counts c USING (period_no)
-ORDER BY p.period_no
+SELECT * FROM counts

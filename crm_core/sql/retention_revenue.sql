@@ -3,7 +3,8 @@
 -- (first period to report, or NULL), $from_day (purchases before it left out, or NULL: the latest period
 -- alone needs the one before it and itself). For every period P the starting customers are those with
 -- revenue > 0 in the period before P; their revenue in P against that starting revenue gives
--- expansion, contraction and churned revenue.
+-- expansion, contraction and churned revenue. With {{groups}} filled (retention._grouping) one row per
+-- period and customer group (region, segment, owner), for filters that pick whole customers to sum.
 WITH
 per_period AS (
     SELECT customer_id, date_trunc($unit, CAST(occurred_at AS DATE))::DATE AS period,
@@ -14,7 +15,7 @@ per_period AS (
     GROUP BY ALL
 ),
 paired AS (
-    SELECT date_add(prev.period, to_months($months))::DATE AS period,
+    SELECT prev.customer_id, date_add(prev.period, to_months($months))::DATE AS period,
            prev.revenue                   AS last_revenue,
            GREATEST(COALESCE(cur.revenue, 0), 0) AS this_revenue  -- a net-negative period counts as 0
     FROM per_period prev
@@ -25,7 +26,7 @@ paired AS (
       AND date_add(prev.period, to_months($months))::DATE <= $as_of::DATE
 )
 SELECT
-    period,
+    {{groups}}period,
     COUNT(*)::BIGINT                                                          AS starting_customers,
     SUM(last_revenue)::DOUBLE                                                 AS starting_revenue,
     SUM(GREATEST(this_revenue - last_revenue, 0))::DOUBLE                     AS expansion,
@@ -35,7 +36,7 @@ SELECT
     COUNT(*) FILTER (WHERE this_revenue <= 0)::BIGINT                         AS churned_customers,
     SUM(this_revenue)::DOUBLE                                                 AS ending_revenue,
     SUM(LEAST(this_revenue, last_revenue))::DOUBLE                            AS retained_revenue
-FROM paired
+FROM paired {{group_join}}
 WHERE $first_period::DATE IS NULL OR period >= $first_period::DATE
-GROUP BY period
+GROUP BY ALL
 ORDER BY period
