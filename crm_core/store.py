@@ -207,6 +207,10 @@ class Store:
             raise StoreError(f"Cannot open the CRM Lens database {self.path}: {exc}") from exc
         self._write_lock = threading.RLock()
         self.token = uuid.uuid4().hex  # names this open store in in-process caches (crm_core.views)
+        # Counts the write transactions ended: what was read from the data between two of them is still true
+        # (crm_core.results.data_version). Every write goes through transaction(), and DuckDB lets no other
+        # process open a database this one has open for writing.
+        self.generation = 0
         self._migrate()
 
     # ------------------------------------------------------------------ plumbing
@@ -243,6 +247,8 @@ class Store:
                 raise
             else:
                 cur.commit()
+            finally:
+                self.generation += 1  # after the commit: a reader that saw the old count reads again
 
     def _migrate(self) -> None:
         if self._migrate_tables():

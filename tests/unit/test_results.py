@@ -119,6 +119,28 @@ def test_new_data_or_new_cost_rates_forget_the_results(small):
     assert _payload_tables(store) == []  # each payload's own table is dropped with it
 
 
+def test_the_data_version_is_read_again_after_each_write_only(small, monkeypatch):
+    store, ds = small
+    reads = []
+    real = results._data_version
+    monkeypatch.setattr(results, "_data_version", lambda *a: reads.append(a) or real(*a))
+    first = results.data_version(store, ds)
+    assert results.data_version(store, ds) == first and results.data_version(store, ds, priced=False) != first
+    assert len(reads) == 2  # one query per (dataset, priced) until a write
+    rates = cost.get_rates(store, ds).select("pool", "unit", "rate").with_columns(rate=pl.col("rate") * 2)
+    cost.set_rates(store, ds, rates)
+    assert results.data_version(store, ds) != first  # new rates: read again
+    extra = pl.DataFrame({"customer_id": ["new-1"], "occurred_at": [datetime(2020, 1, 1)], "amount": [10.0]})
+    unpriced = results.data_version(store, ds, priced=False)
+    store.load(store.dataset_name(ds), [TableLoad("transactions", extra, "more.csv")])
+    assert results.data_version(store, ds, priced=False) != unpriced  # a new import batch
+    with pytest.raises(RuntimeError), store.transaction() as cur:  # a write rolled back changes nothing
+        cur.execute("DELETE FROM targets WHERE dataset_id = ?", [ds])
+        raise RuntimeError("undo")
+    count = len(reads)
+    assert results.data_version(store, ds, priced=False) != unpriced and len(reads) == count + 1
+
+
 def test_new_cost_rates_keep_the_results_no_rate_enters(small, monkeypatch):
     store, ds = small
     default = facts.default_scope(store, ds)
