@@ -22,9 +22,9 @@ from datetime import date
 import polars as pl
 
 from crm_core import charts, results
-from crm_core.metrics import facts, picks
+from crm_core.metrics import facts
 from crm_core.metrics.ranking import top_rows
-from crm_core.metrics.scope import Scope
+from crm_core.metrics.scope import GROUP_COLUMNS, Scope, chosen_customers
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,8 @@ def member_details(store, scope: Scope) -> pl.DataFrame:
     from crm_core.metrics import differentiate
 
     if scope.picks_customers:
-        return picks.picked_rows(store, scope, of_all_customers(store, "member_details", scope))
+        return of_all_customers(store, "member_details", scope).join(
+            chosen_customers(store, scope), on="customer_id", how="semi", maintain_order="left")
     return differentiate.member_details(store, scope, compute(store, "segment_features", scope))
 
 
@@ -186,8 +187,8 @@ def _segments_of_chosen(store, scope: Scope, k: int | str) -> dict:
     if "labels" not in whole:
         return whole
     every = compute(store, "member_details", scope.all_customers())
-    chosen = picks.picked(store, scope, every)
-    details, labels = every.filter(chosen), whole["labels"].filter(chosen)
+    picked = every["customer_id"].is_in(chosen_customers(store, scope)["customer_id"].implode())
+    details, labels = every.filter(picked), whole["labels"].filter(picked)
     if details.is_empty():
         return {"customers": 0}
     members = pl.concat([details, labels.with_columns(pl.col("segment_id").cast(pl.Int32))], how="horizontal")
@@ -314,11 +315,11 @@ def retention_group_sums(store, scope: Scope) -> dict:
     if scope.filtered or groups.is_empty():
         return {}
     first = groups.row(0, named=True)
-    picked = replace(scope, **{f"{k}s": (first[k],) for k in picks.GROUP_COLUMNS if first[k] is not None})
+    picked = replace(scope, **{f"{k}s": (first[k],) for k in GROUP_COLUMNS if first[k] is not None})
     retention_overview(store, picked)
     for period in ("month", "quarter"):
         retention.cohort_matrix(store, picked, period)
-    return {"first_group": {k: first[k] for k in picks.GROUP_COLUMNS}, "groups": first["groups"]}
+    return {"first_group": {k: first[k] for k in GROUP_COLUMNS}, "groups": first["groups"]}
 
 
 def clv_fit(store, scope: Scope, calibration_end: date) -> dict:
@@ -335,12 +336,14 @@ def clv_fit(store, scope: Scope, calibration_end: date) -> dict:
         whole = of_all_customers(store, "clv_fit", scope, calibration_end=calibration_end)
         if whole["error"]:
             return whole
-        frame = picks.picked_rows(store, scope, whole["frame"])
+        chosen = chosen_customers(store, scope)
+        frame = whole["frame"].join(chosen, on="customer_id", how="semi", maintain_order="left")
         if frame.is_empty():
             return {"error": clv.no_chosen_customer(scope, whole["calibration_end"])}
         h = whole["holdout"]
-        holdout = None if h is None else clv.holdout_of(picks.picked_rows(store, scope, h["frame"]), h["days"],
-                                                        h["start"], h["end"])
+        holdout = None if h is None else clv.holdout_of(
+            h["frame"].join(chosen, on="customer_id", how="semi", maintain_order="left"), h["days"], h["start"],
+            h["end"])
         return _fit_payload(store, scope, frame, holdout, whole["calibration_end"], whole["observation_end"])
     try:
         result = clv.fit_clv(store, scope, calibration_end)
@@ -396,7 +399,7 @@ def average_clv(store, scope: Scope, calibration_end: date) -> dict:
         scores = of_all_customers(store, "clv_scores", scope, calibration_end=calibration_end)
         if scores["error"]:
             return {"error": scores["error"]}
-        frame = picks.picked_rows(store, scope, scores["frame"])
+        frame = scores["frame"].join(chosen_customers(store, scope), on="customer_id", how="semi")
         if frame.is_empty():
             return {"error": clv.no_chosen_customer(scope, calibration_end)}
         return {"error": None, "avg_clv": rv.average_clv(frame)}
@@ -425,7 +428,8 @@ def historical_value(store, scope: Scope) -> pl.DataFrame:
     from crm_core.metrics import clv
 
     if scope.picks_customers:
-        return picks.picked_rows(store, scope, of_all_customers(store, "historical_value", scope))
+        return of_all_customers(store, "historical_value", scope).join(
+            chosen_customers(store, scope), on="customer_id", how="semi", maintain_order="left")
     return clv.historical_clv(store, scope)
 
 

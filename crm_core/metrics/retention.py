@@ -51,8 +51,14 @@ from datetime import date, timedelta
 import polars as pl
 
 from crm_core import results, sql
-from crm_core.metrics.picks import GROUP_COLUMNS, group_filter
-from crm_core.metrics.scope import ATTRIBUTE_FILTER, Scope, chosen_customers, purchases_sql
+from crm_core.metrics.scope import (
+    ATTRIBUTE_FILTER,
+    GROUP_COLUMNS,
+    Scope,
+    attribute_filter,
+    chosen_customers,
+    purchases_sql,
+)
 from crm_core.models.survival import KaplanMeier
 
 __all__ = [
@@ -202,7 +208,7 @@ def _pick(frame: pl.DataFrame, scope: Scope, keys: list[str]) -> pl.DataFrame:
     """The sums by ``keys`` of the rows of the groups the scope's region, segment and owner filters pick (a
     customer with no value for a filtered attribute is never picked, as in ``ATTRIBUTE_FILTER``)."""
     measures = [c for c in frame.columns if c not in keys and c not in GROUP_COLUMNS]
-    return frame.filter(group_filter(scope)).group_by(keys).agg(pl.col(measures).sum()).sort(keys)
+    return frame.filter(attribute_filter(scope)).group_by(keys).agg(pl.col(measures).sum()).sort(keys)
 
 
 def _counts(store, scope: Scope, name: str, keys: list[str], **values) -> pl.DataFrame:

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
+import polars as pl
+
 DAY = timedelta(days=1)
 
 
@@ -116,6 +118,20 @@ _CUSTOMER_FILTER = """
 ATTRIBUTE_FILTER = """(len($regions::VARCHAR[]) = 0 OR list_contains($regions::VARCHAR[], region))
   AND (len($segments::VARCHAR[]) = 0 OR list_contains($segments::VARCHAR[], segment))
   AND (len($owners::VARCHAR[]) = 0 OR list_contains($owners::VARCHAR[], owner))"""
+
+
+# The customer attributes region, segment and owner filters read, and those filters on a Polars frame with these
+# columns: a row without a value of a filtered attribute is never picked, as by ATTRIBUTE_FILTER.
+GROUP_COLUMNS = ("region", "segment", "owner")
+
+
+def attribute_filter(scope: Scope) -> pl.Expr:
+    """:data:`ATTRIBUTE_FILTER` as a Polars expression, for rows with region, segment and owner columns."""
+    chosen = pl.lit(True)
+    for column, values in zip(GROUP_COLUMNS, (scope.regions, scope.segments, scope.owners)):
+        if values:
+            chosen = chosen & pl.col(column).is_in(list(values))
+    return chosen
 
 
 # The customers a scope's region, segment and owner filters pick (bound with ``Scope.params``).
