@@ -23,6 +23,8 @@ def store(tmp_path):
             "email": ["a@x.com", "  ", None, None],  # b's blank email is no contact data
             "phone": [None, None, "+1 555", None],
             "region": ["EU", "US", "EU", "EU"],
+            "segment": ["Retail", "Retail", None, "Trade"],
+            "owner": ["Ann", "Bob", "Ann", None],
             "created_at": [datetime(2023, 1, 1), datetime(2023, 6, 1), datetime(2024, 3, 1), None],
         }
     )
@@ -47,6 +49,10 @@ def test_filters_and_window_end_narrow_the_customers(store):
     assert (feb["identified"], feb["contactable"]) == (3, 1)
     assert contacts(store, Scope(ds, regions=("EU",)))["customer_id"].to_list() == ["a", "c", "d"]
     assert contacts(store, Scope(ds))["email"].to_list() == ["a@x.com", None, None, None]
+    # segment Retail = a, b; with owner Ann = a; c has no segment and d no owner: never picked by those filters
+    assert contacts(store, Scope(ds, segments=("Retail",)))["customer_id"].to_list() == ["a", "b"]
+    assert identify_summary(store, Scope(ds, segments=("Retail", "Trade"), owners=("Ann",)))["identified"] == 1
+    assert identify_summary(store, Scope(ds, regions=("EU", "US"), owners=("Ann", "Bob")))["identified"] == 3
 
 
 def test_no_customers_gives_no_share(store):
