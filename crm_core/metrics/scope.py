@@ -13,6 +13,8 @@ from datetime import date, datetime, time, timedelta
 
 import polars as pl
 
+from crm_core import results
+
 DAY = timedelta(days=1)
 
 
@@ -138,9 +140,17 @@ def attribute_filter(scope: Scope) -> pl.Expr:
 CHOSEN_CUSTOMERS = f"SELECT customer_id FROM customers WHERE dataset_id = $dataset AND {ATTRIBUTE_FILTER}"
 
 
+RECENT_CHOSEN = 4  # the chosen customers of the last few filters, held in memory (~250,000 ids a region at 1M)
+_recent_chosen = results.Recent(RECENT_CHOSEN)
+
+
 def chosen_customers(store, scope: Scope):
-    """customer_id of the customers the scope's region, segment and owner filters pick (a Polars frame)."""
-    return store.query(CHOSEN_CUSTOMERS, scope.params(CHOSEN_CUSTOMERS))
+    """customer_id of the customers the scope's region, segment and owner filters pick (a Polars frame). Held
+    per (store, customer data, filters): each view that picks rows from a view of all customers asks for them,
+    three to five times a region set (0.02-0.09 s a query at 1M customers)."""
+    filters = (scope.dataset_id, scope.regions, scope.segments, scope.owners)
+    key = (getattr(store, "token", id(store)), results.data_version(store, scope.dataset_id, priced=False), filters)
+    return _recent_chosen.get(key, lambda: store.query(CHOSEN_CUSTOMERS, scope.params(CHOSEN_CUSTOMERS)))
 
 
 def customer_filter(alias: str) -> str:

@@ -7,7 +7,14 @@ from datetime import date, datetime
 import polars as pl
 import pytest
 
-from crm_core.metrics.scope import Scope, activity_sql, customers_sql, purchases_sql
+from crm_core.metrics.scope import (
+    CHOSEN_CUSTOMERS,
+    Scope,
+    activity_sql,
+    chosen_customers,
+    customers_sql,
+    purchases_sql,
+)
 from crm_core.store import Store, TableLoad
 
 
@@ -82,3 +89,18 @@ def test_filter_options_come_from_customers_and_purchases(store):
     assert opts["regions"] == ["EU", "US"] and opts["owners"] == ["Ann", "Bo"] and opts["segments"] == []
     assert opts["channels"] == ["Store", "Web"]  # d's refunded Store purchase counts: a purchase channel
     assert opts["span"] == (date(2024, 1, 31), date(2024, 3, 1))
+
+
+def test_chosen_customers_are_held_until_the_customers_change(store, monkeypatch):
+    ds = store.dataset_id("t")
+    queries = []
+    real = Store.query
+    monkeypatch.setattr(Store, "query", lambda self, text, params=None: queries.append(text) or real(self, text, params))
+    eu = Scope(ds, regions=("EU",))
+    assert sorted(chosen_customers(store, eu)["customer_id"]) == ["a", "c"]
+    assert sorted(chosen_customers(store, eu.with_window(date(2024, 2, 1), None))["customer_id"]) == ["a", "c"]
+    assert len([q for q in queries if q == CHOSEN_CUSTOMERS]) == 1  # the window does not change whom they pick
+    assert sorted(chosen_customers(store, Scope(ds, owners=("Bo",)))["customer_id"]) == ["b", "c"]
+    moved = pl.DataFrame({"customer_id": ["a", "b", "c"], "region": ["US", "US", "EU"], "owner": ["Ann", "Bo", "Bo"]})
+    store.load("t", [TableLoad("customers", moved, "c2.csv")], replace=True)
+    assert sorted(chosen_customers(store, eu)["customer_id"]) == ["c"]  # new customer data: asked again
