@@ -656,14 +656,32 @@ def segment_profile(fitted: pl.DataFrame, used: Sequence[str], segments: pl.Data
     """The profile of segmented customers: per segment of ``segments`` (segment_id, segment, silhouette, action)
     its customers and share of them, revenue (sum of ``monetary`` when a column) and share, the mean of each
     ``used`` feature and the main channel (highest mean ``share_*``), from ``fitted`` (one row per segmented
-    customer: segment_id and the features as fitted). Used by :class:`KMeansSegmenter` and for a group of the
-    customers it segmented (``crm_core.views.segmentation`` under a region filter)."""
-    used = list(used)
+    customer: segment_id and the features as fitted). Used by :class:`KMeansSegmenter`; a group of the customers
+    it segmented sums their :func:`segment_sums` (``crm_core.views.segmentation`` under a region filter)."""
+    return profile_of_sums(segment_sums(fitted, used), used, segments)
+
+
+def segment_sums(fitted: pl.DataFrame, used: Sequence[str], by: Sequence[str] = ()) -> pl.DataFrame:
+    """What :func:`segment_profile` is made of, per segment_id and the columns ``by``: customers, revenue (sum of
+    ``monetary``; null without that column), and per ``used`` feature ``sum_<f>`` and ``n_<f>`` (its non-null
+    values). Every column is a sum over customers, so those of a group of customers are the sums of its parts'."""
     has_money = "monetary" in fitted.columns
-    stats = fitted.group_by("segment_id").agg(
+    return fitted.group_by("segment_id", *by).agg(
         pl.len().cast(pl.Int64).alias("customers"),
         (pl.col("monetary").sum() if has_money else pl.lit(None, dtype=pl.Float64)).alias("revenue"),
-        *[pl.col(f).mean().alias(f"mean_{f}") for f in used],
+        *[pl.col(f).sum().alias(f"sum_{f}") for f in used],
+        *[pl.col(f).count().cast(pl.Int64).alias(f"n_{f}") for f in used],
+    )
+
+
+def profile_of_sums(sums: pl.DataFrame, used: Sequence[str], segments: pl.DataFrame) -> pl.DataFrame:
+    """:func:`segment_profile` from :func:`segment_sums` by segment_id alone: a feature's mean is its sum over
+    its non-null values' count (null without any)."""
+    used = list(used)
+    stats = sums.select(
+        "segment_id", "customers", "revenue",
+        *[pl.when(pl.col(f"n_{f}") > 0).then(pl.col(f"sum_{f}") / pl.col(f"n_{f}")).alias(f"mean_{f}")
+          for f in used],
     )
     prof = segments.join(stats, on="segment_id", how="left").with_columns(
         pl.col("customers").fill_null(0)
@@ -677,10 +695,12 @@ def segment_profile(fitted: pl.DataFrame, used: Sequence[str], segments: pl.Data
         )
     else:
         prof = prof.with_columns(pl.lit(None, dtype=pl.String).alias("main_channel"))
+    has_money = sums["revenue"].dtype != pl.Null and sums["revenue"].null_count() < sums.height
     total_rev = prof["revenue"].sum() if has_money else None
+    total = int(sums["customers"].sum())
     return prof.select(
         "segment_id", "segment", "customers",
-        (pl.col("customers") / fitted.height).alias("customer_share"),
+        (pl.col("customers") / total).alias("customer_share"),
         "revenue",
         (pl.col("revenue") / total_rev if total_rev else pl.lit(None, dtype=pl.Float64)).alias("revenue_share"),
         *[f"mean_{f}" for f in used],

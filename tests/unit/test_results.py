@@ -531,6 +531,41 @@ def test_a_region_is_shown_in_the_segments_of_all_customers(small, monkeypatch):
     _assert_same(details.sort("customer_id"), direct.sort("customer_id"), "member details")
 
 
+def test_a_filters_segment_profile_adds_up_the_sums_of_its_groups(small, monkeypatch):
+    # The profile of a filter's customers in the segments of all customers is the profile of their features
+    # (segments.segment_profile over their rows), from the kept sums per group without reading any features.
+    from polars.testing import assert_frame_equal
+
+    from crm_core.models import segments
+
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    customers = store.table("customers", ds)
+    first = customers.sort("customer_id").row(0, named=True)
+    features = views.compute(store, "segment_features", default)
+    for k in ("auto", 3):
+        views.compute(store, "segment_group_sums", default, k=k)  # as warm() keeps them
+        whole = views.with_members(views.compute(store, "segmentation", default, k=k),
+                                   views.compute(store, "member_details", default))
+        used = list(whole["features"])
+        real = views.compute
+        with monkeypatch.context() as m:
+            m.setattr(views, "compute", lambda st, name, sc, **p: pytest.fail("features read")
+                      if name == "segment_features" else real(st, name, sc, **p))
+            for filters in ({"regions": (first["region"],)}, {"segments": (first["segment"], "nobody's")},
+                            {"owners": (first["owner"],)}, {"regions": (first["region"],), "owners": (first["owner"],)}):
+                report = views.compute(store, "segmentation", Scope(ds, default.start, default.end, **filters), k=k)
+                chosen = customers.filter(*[pl.col(c[:-1]).is_in(v) for c, v in filters.items()])["customer_id"]
+                mine = whole["members"].filter(pl.col("customer_id").is_in(chosen.implode()))
+                fitted = features.join(mine.select("customer_id", "segment_id"), on="customer_id").select(
+                    "segment_id", *[pl.col(c).cast(pl.Float64) for c in dict.fromkeys([*used, "monetary"])]
+                ).with_columns(pl.col(c).fill_null(0.0) for c in used if c.startswith("share_"))
+                expected = segments.segment_profile(
+                    fitted, used, whole["profile"].select("segment_id", "segment", "silhouette", "action"))
+                assert 0 < report["customers"] < whole["members"].height
+                assert_frame_equal(report["profile"], expected, check_exact=False, rel_tol=1e-9)
+
+
 def test_a_window_moving_only_its_start_reads_the_default_scopes_clv_views(small, monkeypatch):
     # The CLV models calibrate on the whole filtered history up to their calibration end, value to date and the
     # churn rule's purchase gaps run up to the window end, and the holdout check ignores the window: a later
