@@ -552,8 +552,9 @@ def test_a_filters_segment_profile_adds_up_the_sums_of_its_groups(small, monkeyp
         with monkeypatch.context() as m:
             m.setattr(views, "compute", lambda st, name, sc, **p: pytest.fail("features read")
                       if name == "segment_features" else real(st, name, sc, **p))
-            for filters in ({"regions": (first["region"],)}, {"segments": (first["segment"], "nobody's")},
-                            {"owners": (first["owner"],)}, {"regions": (first["region"],), "owners": (first["owner"],)}):
+            region, owner = (first["region"],), (first["owner"],)
+            for filters in ({"regions": region}, {"segments": (first["segment"], "nobody's")}, {"owners": owner},
+                            {"regions": region, "owners": owner}):
                 report = views.compute(store, "segmentation", Scope(ds, default.start, default.end, **filters), k=k)
                 chosen = customers.filter(*[pl.col(c[:-1]).is_in(v) for c, v in filters.items()])["customer_id"]
                 mine = whole["members"].filter(pl.col("customer_id").is_in(chosen.implode()))

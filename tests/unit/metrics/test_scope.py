@@ -95,7 +95,8 @@ def test_chosen_customers_are_held_until_the_customers_change(store, monkeypatch
     ds = store.dataset_id("t")
     queries = []
     real = Store.query
-    monkeypatch.setattr(Store, "query", lambda self, text, params=None: queries.append(text) or real(self, text, params))
+    monkeypatch.setattr(Store, "query",
+                        lambda self, text, params=None: queries.append(text) or real(self, text, params))
     eu = Scope(ds, regions=("EU",))
     assert sorted(chosen_customers(store, eu)["customer_id"]) == ["a", "c"]
     assert sorted(chosen_customers(store, eu.with_window(date(2024, 2, 1), None))["customer_id"]) == ["a", "c"]
