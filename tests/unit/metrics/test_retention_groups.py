@@ -46,6 +46,8 @@ def _assert_same(summed: dict, live: dict) -> None:
 
 @pytest.fixture(scope="module")
 def company(tmp_path_factory):
+    """A sample company of its own: the group sums are kept in its results table (conftest's ``sample`` is read
+    only)."""
     s = Store(tmp_path_factory.mktemp("groups") / "x.duckdb")
     dataset = s.load_sample(customers=400).dataset_id
     yield s, dataset
