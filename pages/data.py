@@ -333,7 +333,7 @@ PREPARE_LABELS = {
     "portfolio_quadrants": "value × cost quadrants", "portfolio_top": "top customers", "identify": "contact data",
     "segment_features": "segment features", "member_details": "customer lists", "segmentation": "k-means segments",
     "churn_rule": "churn rule", "retention_overview": "churn and survival", "clv_fit": "CLV models",
-    "clv_scores": "CLV per customer",
+    "clv_scores": "CLV per customer", "top_scores": "CLV of the top customers",
     "holdout": "holdout checks",
     "historical_value": "value to date", "cohorts": "cohorts", "cost_view": "cost to serve",
 }

@@ -217,7 +217,7 @@ def drill_down(ds: dict, customer_id: str, scope, span, unit: str, currency: str
         + " · ".join([""] + [str(profile[k]) for k in ("region", "segment", "owner") if profile.get(k)])
     )
     calibration_end = scope.end or span[1]
-    scores, why = data.clv_scores(ds["dataset_id"], calibration_end)
+    scores, why = data.top_scores(scope, calibration_end)  # the customer is one of the scope's top customers
     row = scores.filter(pl.col("customer_id") == customer_id).to_dicts() if scores is not None else []
     c1, c2, c3, c4 = st.columns(4)
     with c1:

@@ -302,13 +302,12 @@ def customer_history(dataset_id: int, customer_id: str):
     return _customer_history(store, store.path, dataset_id, customer_id)
 
 
-def clv_scores(dataset_id: int, calibration_end: date) -> tuple[pl.DataFrame | None, str | None]:
-    """Per-customer CLV (12 months, BG/NBD + Gamma-Gamma) and P(alive), fitted on the whole dataset up to
-    ``calibration_end`` (the dataset's default scope: the models use every purchase up to that day, so this
-    is the Retention page's fit); ``(None, why)`` when the models cannot be fitted."""
-    span = purchase_span(dataset_id)  # the default scope: the purchase span, no filters (cached)
-    default = scope.Scope(dataset_id, *span) if span else scope.Scope(dataset_id)
-    fit = view("clv_scores", default, calibration_end=calibration_end)
+def top_scores(scope_: scope.Scope, calibration_end: date, top: int = TOP_CUSTOMERS) -> tuple[pl.DataFrame | None,
+                                                                                           str | None]:
+    """CLV (12 months, BG/NBD + Gamma-Gamma), P(alive) and expected purchases of the scope's top customers
+    (``crm_core.views.top_scores``), fitted on the whole dataset up to ``calibration_end`` (the Retention page's
+    fit of the default scope); ``(None, why)`` when the models cannot be fitted."""
+    fit = view("top_scores", scope_, calibration_end=calibration_end, top=top)
     if fit["error"]:
         return None, fit["error"]
     return fit["frame"], None

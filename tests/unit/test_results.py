@@ -443,6 +443,34 @@ def test_the_clv_scores_view_is_the_fits_per_customer_columns(small):
     assert views.clv_scores(store, tiny, default.start)["error"]
 
 
+def test_top_scores_are_the_top_customers_rows_of_the_scores_of_the_whole_dataset(small, monkeypatch):
+    # The drill-down of the Top customers tab shows one top customer's CLV and P(alive), from the models of the
+    # whole dataset whatever the filters: top_scores is clv_scores (default scope) at the ids of portfolio_top
+    # (the filtered scope), kept for the default scope so that the tab reads 25 rows, not every customer's.
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    cal = default.end.replace(day=1)
+    scores = views.compute(store, "clv_scores", default, calibration_end=cal)["frame"]
+    region = store.table("customers", ds)["region"].drop_nulls().mode().sort()[0]
+    channel = store.table("transactions", ds)["channel"].drop_nulls().mode().sort()[0]
+    for where in (default, Scope(ds, default.start, default.end, regions=(region,)),
+                  Scope(ds, default.start, default.end, channels=(channel,)), default.with_window(cal, default.end)):
+        top = views.portfolio_top(store, where, top=10)
+        got = views.compute(store, "top_scores", where, calibration_end=cal, top=10)
+        assert got["error"] is None and got["frame"].height > 0
+        expected = scores.filter(pl.col("customer_id").is_in(top["customer_id"].implode()))
+        assert got["frame"].sort("customer_id").equals(expected.sort("customer_id")), where
+        assert set(got["frame"]["customer_id"]) <= set(top["customer_id"])
+        assert got["frame"]["clv"].is_not_null().all()
+    assert results.is_kept(store, ds, "top_scores", results.scope_key(
+        store, default, {"calibration_end": cal, "top": 10}, False))
+    with monkeypatch.context() as m:  # read back, not computed again from the scores of every customer
+        m.setitem(views.VIEWS, "top_scores", lambda *a, **k: pytest.fail("computed again"))
+        assert views.compute(store, "top_scores", default, calibration_end=cal, top=10)["frame"].height > 0
+    tiny = Scope(ds, default.start, default.start)  # one day of history: the models cannot be fitted
+    assert views.top_scores(store, tiny, default.start)["error"]
+
+
 def test_a_region_reads_its_clv_value_and_churn_rule_from_the_views_of_all_customers(small, monkeypatch):
     # Region, segment and owner filters pick customers (clv.fit_clv's notes, retention.default_churn_window): the
     # views take their customers' rows of the kept views of all customers, equal to the metrics computed in
