@@ -64,7 +64,7 @@ GREY = "#999999"
 #: Sequential colour scale for magnitudes (colour-blind safe, readable in greyscale).
 SEQUENTIAL = "Cividis"
 #: Scatter plots draw at most this many points (a seeded sample beyond; quadrant_figure says why so few).
-MAX_POINTS = 2000
+MAX_POINTS = 1000
 #: A cohort heatmap writes each cell's value in it up to this many age columns (cohort_heatmap says why).
 COHORT_LABEL_AGES = 24
 
@@ -334,13 +334,17 @@ def quadrant_figure(
     pts = sample_points(quadrants, max_points).with_columns(pl.col("quadrant").cast(pl.String))
     dtype = quadrants.schema.get("quadrant")
     order = list(dtype.categories) if isinstance(dtype, pl.Enum) else sorted(set(pts["quadrant"].drop_nulls()))
-    # SVG of at most MAX_POINTS (2,000), not WebGL: alone, Plotly draws 2,000 SVG points faster than any WebGL
+    # SVG of at most MAX_POINTS (1,000), not WebGL: alone, Plotly draws 2,000 SVG points faster than any WebGL
     # scatter in software-rendered Chromium (~0.27 against 0.45-1.0 s; WebGL costs ~0.4 s even at 100 points). While
     # the Portfolio page drew all its sections at once, SVG lost in the page: Streamlit fades the stale page during
     # every run, which paints each circle again. Since the scatter has a tab of its own (ui.widgets.page_tabs) it
     # wins: opening that tab at 1M customers, medians of 5 in three runs each in turn (2026-12-06), 0.88 / 0.89 /
     # 0.67 s against 0.95 / 1.57 / 1.40 s for 5,000 WebGL points; the region filter set and cleared on that tab
-    # about the same, ~0.8-1.3 s either way.
+    # about the same, ~0.8-1.3 s either way. 1,000 points, not 2,000 (2026-12-07): Plotly's time grows with the
+    # points (drawing and styling each circle: a quadrant figure of the 10M bench drawn alone in Chromium, five
+    # times, 320-590 ms with 2,000 points, 150-275 ms with 1,000), and the tab opened again at 1M customers
+    # (timed as bench/pages.py does, old and new code in turn) took 0.63 / 0.84 s against 1.02 / 1.23 s. A random
+    # 1,000 of any number of customers shows the same shape; the quadrant table counts everyone.
     fig = go.Figure()
     for name in order:
         part = pts.filter(pl.col("quadrant") == name)

@@ -148,7 +148,7 @@ def quadrant_section(scope, ds: dict, unit: str, name: str, currency: str | None
     quadrants = p["quadrants"]
     figures.plot(charts.quadrant_figure, quadrants, currency=currency, axes=p["quadrant_axes"], config=CHART_CONFIG,
                  key="portfolio_quadrants")
-    drawn = min(quadrants.height, charts.MAX_POINTS)  # results kept before 2,000 became the limit hold 5,000
+    drawn = min(quadrants.height, charts.MAX_POINTS)  # results kept under an older limit hold 2,000 or 5,000
     if p["quadrant_count"] > drawn:
         st.caption(
             f"The chart draws a random sample of {drawn:,} of the {p['quadrant_count']:,} customers; the table "

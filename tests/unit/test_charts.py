@@ -117,8 +117,8 @@ def test_large_scatters_are_sampled_to_the_limit():
     )
     q = pf.cost_quadrants(big)
     fig = charts.quadrant_figure(q)
-    assert sum(len(t.x) for t in fig.data) == charts.MAX_POINTS == 2000
-    assert "2,000 of 7,000" in fig.layout.title.subtitle.text
+    assert sum(len(t.x) for t in fig.data) == charts.MAX_POINTS == 1000
+    assert "1,000 of 7,000" in fig.layout.title.subtitle.text
     assert {t.type for t in fig.data} == {"scatter"}  # SVG: see quadrant_figure for why not WebGL
     fig = charts.quadrant_figure(q, max_points=5000)
     assert sum(len(t.x) for t in fig.data) == 5000
