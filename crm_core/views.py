@@ -481,15 +481,12 @@ def cost_view(store, scope: Scope, top: int = TOP_CUSTOMERS) -> dict:
     (``PROFIT_BINS`` bins, ``charts.histogram_bins``), the ``top`` most costly customers and the whale curve (its
     frame thinned to ``CURVE_POINTS``; peak and unprofitable share from every customer). ``{"customers": 0}``
     when nobody was served in the window."""
-    from dataclasses import replace
-
     from crm_core.metrics import cost
 
     served = cost.cost_to_serve(store, scope)
     if served.is_empty():
         return {"customers": 0}
-    whale = cost.whale_curve(served["net_profit"])
-    whale = replace(whale, frame=charts.thin_curve(whale.frame, CURVE_POINTS))
+    whale = cost.whale_curve(served["net_profit"], max_points=CURVE_POINTS)
     total_cost, revenue = float(served["cost_to_serve"].sum()), float(served["revenue"].sum())
     return {
         "customers": served.height,

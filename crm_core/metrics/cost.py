@@ -34,6 +34,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
 import polars as pl
 import yaml
 
@@ -447,39 +448,50 @@ class WhaleCurve:
     has_shares: bool
 
 
-def whale_curve(profit: pl.Series) -> WhaleCurve:
+def whale_curve(profit: pl.Series, max_points: int | None = None) -> WhaleCurve:
     """Whale curve of customer profitability (Kaplan & Cooper 1998, *Cost & Effect*, ch. 10).
 
     Parameters
     ----------
     profit
         Profit per customer (e.g. ``cost_to_serve(...)["net_profit"]``); nulls and NaNs are dropped.
+    max_points
+        Keep only every k-th point of the frame (and the last), as ``crm_core.charts.thin_curve`` does, so
+        that at most ``max_points`` are built: what a chart draws. The peak, the unprofitable share and the
+        totals are those of every customer either way.
     """
-    values = profit.cast(pl.Float64).fill_nan(None).drop_nulls().sort(descending=True)
-    n = values.len()
-    cumulative = values.cum_sum()
-    # the last cumulative value IS the total, so cumulative / total ends at exactly 1.0
+    values = profit.cast(pl.Float64).fill_nan(None).drop_nulls().sort(descending=True).to_numpy()
+    n = int(values.size)
+    # NumPy, not Polars columns of a million rows: in the app's server, beside its other threads, building
+    # them took 0.13-0.27 s of a rate save at 1M customers (0.05 s alone); the values are the same (a running
+    # sum adds in order either way; IEEE x / x == 1 exactly, so the last share is exactly 1.0)
+    cumulative = np.cumsum(values)
     total = float(cumulative[-1]) if n else 0.0
     has_shares = n > 0 and total > 0
-    frame = pl.DataFrame(
-        {
-            "rank": pl.int_range(1, n + 1, eager=True, dtype=pl.Int64),
-            "customer_share": pl.int_range(1, n + 1, eager=True, dtype=pl.Int64) / n if n else pl.Series([], dtype=pl.Float64),
-            "profit": values,
-            "cumulative_profit": cumulative,
-        }
-    ).with_columns(
-        # numpy divides element by element (IEEE x / x == 1 exactly); a Polars division by a scalar may
-        # multiply by its reciprocal instead and end at 0.9999999999999999
-        cumulative_share=pl.Series(cumulative.to_numpy() / total, dtype=pl.Float64)
-        if has_shares
-        else pl.lit(None, pl.Float64)
-    )
+    rank = np.arange(1, n + 1, dtype=np.int64)
+    shares = cumulative / total if has_shares else None
     peak_share = peak_at = None
     if has_shares:
-        i = int(frame["cumulative_share"].arg_max())
-        peak_share = float(frame["cumulative_share"][i])
-        peak_at = float(frame["customer_share"][i])
+        i = int(np.argmax(shares))  # the first highest
+        peak_share, peak_at = float(shares[i]), float(rank[i] / n)
+    kept = slice(None)
+    if max_points is not None and n > max_points:
+        step = -(-n // max_points)
+        kept = np.flatnonzero((rank - 1) % step == 0)
+        if kept[-1] != n - 1:
+            kept = np.append(kept, n - 1)
+    frame = pl.DataFrame(
+        {
+            "rank": rank[kept],
+            "customer_share": rank[kept] / n if n else np.array([], dtype=np.float64),
+            "profit": values[kept],
+            "cumulative_profit": cumulative[kept],
+            "cumulative_share": shares[kept] if has_shares else pl.repeat(None, rank[kept].size, dtype=pl.Float64,
+                                                                          eager=True),
+        },
+        schema={"rank": pl.Int64, "customer_share": pl.Float64, "profit": pl.Float64,
+                "cumulative_profit": pl.Float64, "cumulative_share": pl.Float64},
+    )
     return WhaleCurve(
         frame=frame,
         total_profit=total,

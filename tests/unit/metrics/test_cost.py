@@ -10,6 +10,7 @@ import math
 from datetime import date, datetime
 
 import duckdb
+import numpy as np
 import polars as pl
 from polars.testing import assert_frame_equal
 import pytest
@@ -347,6 +348,49 @@ def test_whale_curve_without_positive_total_has_no_shares(ds, store):
 def test_whale_curve_drops_missing_profits():
     curve = cost.whale_curve(pl.Series([3.0, None, float("nan"), 1.0]))
     assert curve.customers == 2 and curve.frame["cumulative_share"].to_list() == pytest.approx([0.75, 1.0])
+
+
+def _whale_in_polars(profit: pl.Series) -> tuple[pl.DataFrame, float | None, float | None]:
+    """The whale curve as whale_curve computed it in Polars before it moved to NumPy (frame, peak share, peak at),
+    but for customer_share: Polars divided the ranks by n as a product with 1 / n, 1 ulp off rank / n for about a
+    tenth of them; NumPy divides, as the cumulative shares always were."""
+    values = profit.cast(pl.Float64).fill_nan(None).drop_nulls().sort(descending=True)
+    n = values.len()
+    cumulative = values.cum_sum()
+    total = float(cumulative[-1]) if n else 0.0
+    frame = pl.DataFrame({
+        "rank": pl.int_range(1, n + 1, eager=True, dtype=pl.Int64),
+        "customer_share": np.arange(1, n + 1, dtype=np.int64) / n,
+        "profit": values, "cumulative_profit": cumulative,
+    }).with_columns(cumulative_share=pl.Series(cumulative.to_numpy() / total, dtype=pl.Float64) if total > 0
+                    else pl.lit(None, pl.Float64))
+    if total <= 0:
+        return frame, None, None
+    i = int(frame["cumulative_share"].arg_max())
+    return frame, float(frame["cumulative_share"][i]), float(frame["customer_share"][i])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_whale_curve_is_the_polars_computation_and_thins_like_the_charts(seed):
+    # Equal to the last double to the computation it replaced, ties and nulls included; with max_points, the
+    # frame is thin_curve's of the whole one and the peak and shares stay those of every customer.
+    from crm_core import charts
+
+    rng = np.random.default_rng(seed)
+    n = 20_011
+    values = np.round(rng.normal(20, 80, n), 1)  # rounded: ties
+    profit = pl.Series(values).scatter(rng.choice(n, 50, replace=False), None)
+    if seed == 2:
+        profit = -profit.abs()  # a loss overall: no shares
+    expected, peak_share, peak_at = _whale_in_polars(profit)
+    curve = cost.whale_curve(profit)
+    assert curve.frame.equals(expected) and curve.frame.schema == expected.schema
+    assert (curve.peak_share, curve.peak_at) == (peak_share, peak_at)
+    thin = cost.whale_curve(profit, max_points=650)  # every 31st rank: the last is not one of them
+    assert thin.frame.equals(charts.thin_curve(expected, 650)) and thin.frame.height <= 651
+    assert (thin.peak_share, thin.peak_at, thin.unprofitable_share, thin.customers, thin.total_profit) == (
+        curve.peak_share, curve.peak_at, curve.unprofitable_share, curve.customers, curve.total_profit)
+    assert cost.whale_curve(profit, max_points=n).frame.equals(expected)
 
 
 @settings(max_examples=200, deadline=None)
