@@ -60,7 +60,12 @@ def kpi_figures(scope, span, inactivity_days: int | None = None) -> dict:
     CLV fit's average only — else the scope's own."""
     overview = data.retention_overview(scope, inactivity_days)
     cal = calibration_end(scope, span)
-    fit = data.clv_fit(scope, cal) if inactivity_days is None else data.average_clv(scope, cal)
+    # the average alone where it costs less than the whole fit the Lifetime value tab draws: the previous period's
+    # (a fit without the holdout), a region's, segment's or owner's (its customers' rows of the kept scores of all
+    # customers), the default scope's (kept: at 1M customers the whole fit is a 46 MB read, and a region's read
+    # every customer's value to date too, for the at-risk list). Any other scope fits the models once, for both.
+    lean = inactivity_days is not None or scope.picks_customers or data.clv_fit_kept(scope, cal)
+    fit = data.average_clv(scope, cal) if lean else data.clv_fit(scope, cal)
     s = overview["summary"]
     return {
         "repeat_rate": num(s["repeat_rate"]),
