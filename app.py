@@ -104,9 +104,8 @@ def filters_panel(row: dict) -> None:
     state.init_filters(row["dataset_id"], span, options)
     st.markdown("#### Filters")
     if span:
-        st.date_input(
+        st.date_input(  # its value is the session's, which init_filters always sets (a value= too logs a warning)
             "Analysis window",
-            value=span,
             min_value=span[0],
             max_value=span[1],
             key=state.FILTER_WINDOW,
