@@ -423,16 +423,6 @@ def top_scores(store, scope: Scope, calibration_end: date, top: int = TOP_CUSTOM
     return {"error": None, "frame": scores["frame"].join(ids, on="customer_id", how="semi")}
 
 
-def fit_kept(store, scope: Scope, calibration_end: date) -> bool:
-    """Whether the CLV fit of ``scope`` up to ``calibration_end`` is kept in the store (that of the default
-    scope, or of any window ending with it, once warm() or a page has computed it), without reading it."""
-    if scope.filtered:
-        return False
-    params = {"calibration_end": calibration_end}
-    return results.is_kept(store, scope.dataset_id, "clv_fit",
-                           results.scope_key(store, canonical_scope(store, "clv_fit", scope), params, priced=False))
-
-
 def average_clv(store, scope: Scope, calibration_end: date) -> dict:
     """``clv_fit``'s average CLV alone, for the previous period a window's KPIs are compared with:
     ``{"error": why}`` or ``{"error": None, "avg_clv": value}``. The same fit without the holdout, the
@@ -450,10 +440,6 @@ def average_clv(store, scope: Scope, calibration_end: date) -> dict:
         if frame.is_empty():
             return {"error": clv.no_chosen_customer(scope, calibration_end)}
         return {"error": None, "avg_clv": rv.average_clv(frame)}
-    if fit_kept(store, scope, calibration_end):
-        # the fit is kept (the default scope, after warm()): its average, without fitting again
-        fit = compute(store, "clv_fit", scope, calibration_end=calibration_end)
-        return {"error": fit["error"]} if fit["error"] else {"error": None, "avg_clv": fit["avg_clv"]}
     try:  # no holdout: the models are fitted on the calibration period alone either way
         result = clv.fit_clv(store, scope, calibration_end, observation_end=calibration_end)
     except clv.ClvError as exc:
@@ -717,8 +703,6 @@ def default_requests(scope: Scope) -> list[tuple[str, dict]]:
         ("segment_group_sums", {"k": "auto"}),
         ("churn_rule", {}), ("retention_overview", {}), ("clv_fit", {"calibration_end": calibration_end(scope, span)}),
         ("clv_scores", {"calibration_end": calibration_end(scope, span)}),
-        # the Retention page's KPI: a few bytes to read, where the fit it comes from is tens of MB at 1M customers
-        ("average_clv", {"calibration_end": calibration_end(scope, span)}),
         ("top_scores", {"calibration_end": calibration_end(scope, span), "top": TOP_CUSTOMERS}),
         ("historical_value", {}),
         *[("cohorts", {"period": p, "measure": m}) for p in ("month", "quarter") for m in ("customers", "revenue")],

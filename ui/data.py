@@ -343,11 +343,6 @@ def average_clv(scope_: scope.Scope, calibration_end: date) -> dict:
     return view("average_clv", scope_, calibration_end=calibration_end)
 
 
-def clv_fit_kept(scope_: scope.Scope, calibration_end: date) -> bool:
-    """``crm_core.views.fit_kept``: whether the scope's CLV fit is kept (a read, not a fit)."""
-    return views.fit_kept(get_store(), scope_, calibration_end)
-
-
 def retention_overview(scope_: scope.Scope, inactivity_days: int | None = None) -> dict:
     """Retention headline, the churn rule (derived from the data, or ``inactivity_days``), the Kaplan-Meier frame
     with its median and the monthly churn trend."""

@@ -471,27 +471,6 @@ def test_top_scores_are_the_top_customers_rows_of_the_scores_of_the_whole_datase
     assert views.top_scores(store, tiny, default.start)["error"]
 
 
-def test_the_average_clv_of_a_kept_fit_is_its_average_without_fitting_again(small, monkeypatch):
-    # The Retention page's KPI card takes the average alone (views.average_clv) where the fit is kept: its value is
-    # the kept fit's to the last digit, no model is fitted, and warm() keeps it (a read of a few bytes).
-    from crm_core.metrics import clv
-
-    store, ds = small
-    default = facts.default_scope(store, ds)
-    cal = default.end
-    later = default.with_window(default.start.replace(year=default.start.year + 1), cal)
-    assert not views.fit_kept(store, default, cal)
-    full = views.compute(store, "clv_fit", default, calibration_end=cal)
-    assert views.fit_kept(store, default, cal) and views.fit_kept(store, later, cal)  # the same canonical fit
-    assert not views.fit_kept(store, default, cal.replace(day=1))  # another calibration end: not kept
-    region = store.table("customers", ds)["region"].drop_nulls().mode().sort()[0]
-    assert not views.fit_kept(store, Scope(ds, default.start, default.end, regions=(region,)), cal)
-    with monkeypatch.context() as m:
-        m.setattr(clv, "fit_clv", lambda *a, **k: pytest.fail("fitted again"))
-        assert views.average_clv(store, default, cal) == {"error": None, "avg_clv": full["avg_clv"]}
-    assert ("average_clv", {"calibration_end": cal}) in views.default_requests(default)
-
-
 def test_a_region_reads_its_clv_value_and_churn_rule_from_the_views_of_all_customers(small, monkeypatch):
     # Region, segment and owner filters pick customers (clv.fit_clv's notes, retention.default_churn_window): the
     # views take their customers' rows of the kept views of all customers, equal to the metrics computed in
