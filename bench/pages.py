@@ -19,6 +19,10 @@ With ``--filters``, then one more line per page of ``--pages`` ``{"page", "filte
 each page sets another value (the i-th page the i-th value, in turn), one no page has set before when there are
 enough, so no page reads what another computed for it (every page's results change with a filter: on a large
 database this takes long, hence off by default).
+``--breakdown`` adds, per widget change and region filter, where its time went: ``server_cpu_s`` (CPU seconds of
+the app's process, all its threads, from Linux's /proc) and ``browser_busy_s`` (the page's main-thread long tasks, over
+50 ms each, summed): what is left of the seconds is waiting, the websocket and short tasks. A change whose server
+part is small is the browser's drawing; that is where the remaining second of a change went at 1M customers.
 ``--shots DIR`` keeps a screenshot after each widget change. Widgets are found by their accessible names
 (labels and option texts of pages/*.py and app.py's sidebar).
 Make the database with bench/engine.py (``--db``), e.g. 1M customers / 10M transactions.
@@ -142,6 +146,36 @@ def timed(page, act, timeout_ms: float) -> float:
         page.wait_for_timeout(10)
     settle(page, timeout_ms)
     return time.perf_counter() - start - GRACE_S
+
+
+# ---------------------------------------------------------------------------- where a change's time went
+LONG_TASKS = """() => {
+    window.__benchLong = [];
+    if (!window.__benchLongObserver) {
+        window.__benchLongObserver = new PerformanceObserver(list => {
+            for (const e of list.getEntries()) window.__benchLong.push(e.duration);
+        });
+        window.__benchLongObserver.observe({type: 'longtask'});
+    }
+}"""
+_server_pid: int | None = None  # the app's process, when --breakdown
+
+
+def server_cpu_s() -> float:
+    """CPU seconds the app's process has used (user + system, all threads), from /proc/PID/stat."""
+    fields = Path(f"/proc/{_server_pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed_parts(page, act, timeout_ms: float) -> tuple[float, dict | None]:
+    """:func:`timed`, and with ``--breakdown`` the server's CPU seconds and the browser's long tasks during it."""
+    if _server_pid is None:
+        return timed(page, act, timeout_ms), None
+    page.evaluate(LONG_TASKS)
+    cpu = server_cpu_s()
+    seconds = timed(page, act, timeout_ms)
+    busy = sum(page.evaluate("() => window.__benchLong")) / 1000
+    return seconds, {"server_cpu_s": round(server_cpu_s() - cpu, 2), "browser_busy_s": round(busy, 2)}
 
 
 def rerun(page, timeout_ms: float) -> float:
@@ -273,8 +307,10 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
-def change(page, name: str, label: str, find, timeout_ms: float, shots: Path | None) -> float | None:
-    """Seconds of one widget change, or None (reason on stderr): a missing widget does not stop the bench."""
+def change(page, name: str, label: str, find, timeout_ms: float, shots: Path | None,
+           parts: dict | None = None) -> float | None:
+    """Seconds of one widget change, or None (reason on stderr): a missing widget does not stop the bench.
+    ``parts``: where its time went is put there under ``label`` (``--breakdown``)."""
     try:
         page.wait_for_selector(READY, timeout=timeout_ms)
         target = find(page)
@@ -282,7 +318,9 @@ def change(page, name: str, label: str, find, timeout_ms: float, shots: Path | N
         # Playwright's checks before a click (visible, stable: an expander that has just opened is still
         # moving, enabled) happen before the timer starts: a user waits for them too before clicking
         target.click(trial=True, timeout=FIND_MS)
-        seconds = timed(page, lambda: target.click(timeout=FIND_MS), timeout_ms)
+        seconds, where = timed_parts(page, lambda: target.click(timeout=FIND_MS), timeout_ms)
+        if parts is not None and where is not None:
+            parts[label] = where
     except Exception as exc:  # noqa: BLE001 - recorded as null
         print(f"{name}: {label!r} not measured: {type(exc).__name__}: {str(exc).splitlines()[0]}",
               file=sys.stderr, flush=True)
@@ -308,7 +346,10 @@ def region_filter(browser, url: str, name: str, nth: int, timeout_ms: float) -> 
         def choose():
             chosen.click(timeout=FIND_MS)
             page.keyboard.press("Escape")  # a multiselect's list stays open for more values
-        line["seconds"] = round(timed(page, choose, timeout_ms), 2)
+        seconds, where = timed_parts(page, choose, timeout_ms)
+        line["seconds"] = round(seconds, 2)
+        if where is not None:
+            line["breakdown"] = where
         remove = page.locator(SIDEBAR).get_by_role("button", name=f"Remove {line['value']}", exact=True)
         line["filter_cleared"] = round(timed(page, lambda: remove.click(timeout=FIND_MS), timeout_ms), 2)
     except Exception as exc:  # noqa: BLE001 - recorded as null
@@ -346,7 +387,10 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=300, help="seconds a page may take")
     ap.add_argument("--filters", action="store_true", help="also time the sidebar's Region filter on each page")
     ap.add_argument("--shots", type=Path, help="folder for a screenshot after each widget change")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="also the server's CPU seconds and the browser's long tasks of each change")
     args = ap.parse_args(argv)
+    global _server_pid
     from playwright.sync_api import sync_playwright
 
     if args.shots is not None:
@@ -363,6 +407,7 @@ def main(argv=None) -> int:
         cwd=ROOT, env={**os.environ, "CRM_LENS_DB": str(db), "CRM_LENS_LOG_LEVEL": "INFO"},
         stdout=subprocess.DEVNULL, stderr=open(log, "w"),  # noqa: SIM115 - closed with the process
     )
+    _server_pid = proc.pid if args.breakdown else None
     try:
         deadline = time.monotonic() + 120
         while not healthy(url):
@@ -381,12 +426,15 @@ def main(argv=None) -> int:
                 warm = render(again, f"{url}/{name}", timeout_ms)
                 reruns = sorted(rerun(again, timeout_ms) for _ in range(3))
                 prepared_before = sum(PREPARED in x and "prepared " in x for x in log.read_text().splitlines())
-                widgets = {label: change(again, name, label, find, timeout_ms, args.shots)
+                parts: dict = {}
+                widgets = {label: change(again, name, label, find, timeout_ms, args.shots, parts)
                            for label, find in WIDGETS.get(name, [])}
                 changed = time.monotonic()
                 again.close()
                 line = {"page": name, "first_render_s": round(cold, 2), "cached_render_s": round(warm, 2),
                         "rerun_s": round(reruns[1], 2), "widgets": widgets}
+                if args.breakdown:
+                    line["breakdown"] = parts
                 if name == "cost_to_serve" and widgets.get("Save rates") is not None:
                     line["prepared_again_s"] = prepared_again(log, prepared_before, changed, args.timeout)
                 print(json.dumps(line), flush=True)
