@@ -123,11 +123,11 @@ def _title(text: str, subtitle: str | None = None) -> dict:
 
 
 def _values(data: pl.Series | pl.DataFrame | list) -> np.ndarray:
-    """Trace data for Plotly as one NumPy array: Plotly checks a Python list element by element (a million
-    calls for a 2,000-point scatter with hover data: 0.05 s per figure alone, up to 0.4 s in the app's server
-    beside its other threads) but copies an array whole. A numeric column (or frame) without nulls goes to
-    the browser as a typed array (Plotly's base64 ``bdata``, which plotly.js reads at once); anything else
-    (text, dates, nulls) as an object array, written as the same JSON list as before."""
+    """Trace data for Plotly as one NumPy array: Plotly checks a Python list element by element but copies an
+    array whole (the survival figure of the 10M bench: 0.059 -> 0.037 s to build). A numeric column (or frame)
+    without nulls goes to the browser as a typed array (Plotly's base64 ``bdata``, which the plotly.js of
+    Streamlit reads, hover data included); anything else (text, dates, nulls) as an object array, written as
+    the same JSON list as before."""
     if isinstance(data, pl.Series):
         if data.dtype.is_numeric() and not data.null_count():
             return data.to_numpy()

@@ -601,8 +601,8 @@ VIEWS: dict[str, Callable] = {
 # kept results outlive new rates (``crm_core.metrics.cost.reprice_facts``); tests/unit/test_results.py checks
 # each is unchanged by new rates
 RATE_FREE = frozenset({"portfolio_kpis", "portfolio", "portfolio_rfm", "identify", "retention_overview",
-                       "churn_rule", "cohorts", "retention_group_sums", "clv_fit", "clv_scores", "top_scores", "average_clv",
-                       "holdout", "historical_value", "review_period", "review_parts"})
+                       "churn_rule", "cohorts", "retention_group_sums", "clv_fit", "clv_scores", "top_scores",
+                       "average_clv", "holdout", "historical_value", "review_period", "review_parts"})
 RATE_FREE_EVIDENCE = frozenset({"clv", "retention", "portfolio", "acquisition", "deals", "penetration",
                                 "satisfaction", "history", "quality"})  # the groups of the evidence view
 

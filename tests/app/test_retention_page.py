@@ -155,7 +155,8 @@ def test_a_region_s_kpi_cards_take_the_average_clv_not_the_whole_fit(app, store,
         views.compute(store, name, default, calibration_end=default.end)
     read = []
     real_get, real_fit = results.get, views.VIEWS["clv_fit"]
-    monkeypatch.setattr(results, "get", lambda store, ds, name, key: read.append(name) or real_get(store, ds, name, key))
+    monkeypatch.setattr(results, "get", lambda store, ds, name, key: read.append(name) or real_get(store, ds, name,
+                                                                                                      key))
     monkeypatch.setitem(views.VIEWS, "clv_fit", lambda *a, **k: read.append("clv_fit view") or real_fit(*a, **k))
     at = retention_page(app)
     whole = kpis(at)["Average CLV"][0]
