@@ -302,7 +302,7 @@ def main() -> None:
     unit = charts.money_unit(currency)
     name = ds["name"]
     widgets.scope_caption(scope, currency)
-    if not data.portfolio_kpis(scope).get("customers"):
+    if not data.buyer_count(scope):
         st.info(f"{EMPTY_WINDOW} ({scope.describe()}). Widen the analysis window or clear filters in the sidebar.",
                 icon=":material/event_busy:")
         return

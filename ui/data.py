@@ -264,6 +264,11 @@ def view(name: str, scope_: scope.Scope, **params):
     return _view(store, store.path, name, scope_, tuple(sorted(params.items())))
 
 
+def buyer_count(scope_: scope.Scope) -> int:
+    """How many customers bought in the scope's window (``crm_core.facts.buyer_count``)."""
+    return view("buyer_count", scope_)
+
+
 def portfolio_kpis(scope_: scope.Scope) -> dict:
     """``portfolio.portfolio_summary`` of the scope's buyers (the headline KPIs)."""
     return view("portfolio_kpis", scope_)

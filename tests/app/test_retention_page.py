@@ -144,20 +144,23 @@ def test_cohort_and_holdout_choices_outlive_a_visit_to_another_tab(app):
 
 def test_a_region_s_kpi_cards_take_the_average_clv_not_the_whole_fit(app, store, monkeypatch):
     # At 1M customers a region's CLV fit read the fit of all customers (46 MB) and every customer's value to date
-    # (35 MB, for the at-risk list): its Average CLV card takes its customers' rows of the kept scores instead; the
+    # (35 MB, for the at-risk list): its Average CLV card adds up its groups' kept CLV sums instead; the
     # fit is built when the Lifetime value tab, which draws it, is opened. The default scope's kept fit is read as
     # the page opens. The views warm() keeps for the page, first.
     from crm_core import results, views
     from crm_core.metrics import facts
 
     default = facts.default_scope(store, store.datasets()["dataset_id"][0])
-    for name in ("clv_fit", "clv_scores"):
+    for name in ("clv_fit", "clv_scores", "clv_group_sums"):
         views.compute(store, name, default, calibration_end=default.end)
     read = []
-    real_get, real_fit = results.get, views.VIEWS["clv_fit"]
+    real_get, real_fit, real_kpis = results.get, views.VIEWS["clv_fit"], views.VIEWS["portfolio_kpis"]
     monkeypatch.setattr(results, "get", lambda store, ds, name, key: read.append(name) or real_get(store, ds, name,
                                                                                                       key))
     monkeypatch.setitem(views.VIEWS, "clv_fit", lambda *a, **k: read.append("clv_fit view") or real_fit(*a, **k))
+    monkeypatch.setitem(views.VIEWS, "portfolio_kpis", lambda *a, **k: read.append("summary") or real_kpis(*a, **k))
+    monkeypatch.setattr(views, "compute", lambda store, name, *a, real=views.compute, **k: read.append(f"{name} asked")
+                        or real(store, name, *a, **k))
     at = retention_page(app)
     whole = kpis(at)["Average CLV"][0]
     assert not {"clv_fit view", "historical_value"} & set(read), read  # kept: read, not fitted
@@ -165,6 +168,7 @@ def test_a_region_s_kpi_cards_take_the_average_clv_not_the_whole_fit(app, store,
     at.multiselect(key=state.FILTER_REGIONS).set_value(["Europe"]).run()
     assert_clean(at)
     assert kpis(at)["Average CLV"][0] != whole
-    assert not {"clv_fit", "clv_fit view", "historical_value"} & set(read), read
+    # nor the CLV scores of all customers (its groups' kept sums), nor the portfolio summary (a count of buyers)
+    assert not {"clv_fit", "clv_fit view", "historical_value", "clv_scores asked", "summary"} & set(read), read
     open_tab(at, "Lifetime value")
     assert "clv_fit view" in read, read  # the region's fit: its customers' rows of the fit of all customers

@@ -18,7 +18,7 @@ import pytest
 from crm_core import results, views
 from crm_core.metrics import cost, facts
 from crm_core.metrics.cost import WhaleCurve
-from crm_core.metrics.scope import Scope
+from crm_core.metrics.scope import Scope, attribute_filter
 from crm_core.store import Store, TableLoad
 
 
@@ -510,6 +510,47 @@ def test_a_region_reads_its_clv_value_and_churn_rule_from_the_views_of_all_custo
     nobody = Scope(ds, default.start, default.end, regions=("nowhere",))
     nothing = views.compute(store, "clv_fit", nobody, calibration_end=cal)
     assert "No customer of the filters (region: nowhere)" in nothing["error"]
+    assert views.compute(store, "average_clv", nobody, calibration_end=cal) == {"error": nothing["error"]}
+
+
+def test_a_filter_s_average_clv_adds_up_the_clv_of_its_customers_groups(small, monkeypatch):
+    # A region, segment or owner filter's Average CLV card adds up the kept CLV sums of its (region, segment,
+    # owner) groups instead of reading the scores of every customer: the same average as the mean of its
+    # customers' scores computed by hand, for one region, two, a region and an owner, and a segment; and when
+    # there are too many groups to keep, the scores are read as before, the same figure.
+    from crm_core.metrics import retention
+
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    cal = default.end.replace(day=1)
+    scores = views.compute(store, "clv_scores", default, calibration_end=cal)["frame"]
+    people = store.table("customers", ds).select("customer_id", "region", "segment", "owner")
+    sums = views.compute(store, "clv_group_sums", default, calibration_end=cal)["frame"]
+    assert sums["customers"].sum() == scores.join(people, on="customer_id", how="semi").height
+    with monkeypatch.context() as m:
+        m.setattr(retention, "MAX_GROUPS", sums.height - 1)
+        assert views.clv_group_sums(store, default, cal) == {"error": None, "frame": None}
+    assert results.is_kept(store, ds, "clv_group_sums", results.scope_key(store, default, {"calibration_end": cal},
+                                                                          False))
+    regions = people["region"].drop_nulls().unique().sort()
+    owner = people.filter(pl.col("region") == regions[0])["owner"].drop_nulls().mode().sort()[0]
+    segment = people["segment"].drop_nulls().mode().sort()[0]
+    for pick in ({"regions": (regions[0],)}, {"regions": tuple(regions[:2])},
+                 {"regions": (regions[0],), "owners": (owner,)}, {"segments": (segment,)}):
+        scope = Scope(ds, default.start, default.end, **pick)
+        chosen = people.filter(attribute_filter(scope))
+        by_hand = scores.join(chosen, on="customer_id", how="semi")["clv"].mean()
+        assert by_hand is not None
+        with monkeypatch.context() as m:  # the sums alone: the scores of all customers are not read
+            m.setattr(views, "compute", lambda store, name, *a, real=views.compute, **k: (
+                pytest.fail("scores read") if name == "clv_scores" else real(store, name, *a, **k)))
+            got = views.average_clv(store, scope, cal)
+        assert got == {"error": None, "avg_clv": pytest.approx(by_hand, rel=1e-12)}, pick
+        with monkeypatch.context() as m:  # too many groups: no sums, the chosen customers' rows of the scores
+            m.setattr(views, "of_all_customers", lambda store, name, scope, real=views.of_all_customers, **params: (
+                {"error": None, "frame": None} if name == "clv_group_sums" else real(store, name, scope, **params)))
+            assert views.average_clv(store, scope, cal) == {"error": None,
+                                                           "avg_clv": pytest.approx(by_hand, rel=1e-12)}, pick
 
 
 def test_a_region_is_shown_in_the_segments_of_all_customers(small, monkeypatch):

@@ -3,6 +3,7 @@ independent Polars totals on the sample company."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import polars as pl
@@ -400,6 +401,34 @@ def test_buyer_values_are_the_buyers_columns_of_the_facts(sample_store):
         assert_frame_equal(got, expected, check_exact=False, rel_tol=1e-12)
         assert views.portfolio_kpis(sample_store, scope) == pytest.approx(
             portfolio.portfolio_summary(views.buyers(sample_store, scope)), nan_ok=True)
+
+
+def test_buyer_count_is_the_number_of_buyers_in_the_facts(sample_store):
+    # The Retention page asks whether a scope has anyone to show by counting its buyers in DuckDB, not with the
+    # portfolio summary: the number of facts rows with a completed purchase (purchases > 0), counted by hand,
+    # from the stored rows (default scope, a region, two regions and an owner) and from the transactions (a
+    # shorter window, a channel), and 0 for an empty window or a region nobody is in.
+    ds = int(sample_store.datasets()["dataset_id"][0])
+    default = facts_module.default_scope(sample_store, ds)
+    people = sample_store.table("customers", ds)
+    regions = people["region"].drop_nulls().unique().sort().to_list()
+    owner = people["owner"].drop_nulls().mode().sort()[0]
+    channel = sample_store.table("transactions", ds).drop_nulls("channel").sort("transaction_id")["channel"][0]
+    half = default.with_window(default.start + timedelta(days=200), default.end - timedelta(days=90))
+    whole = Scope(ds, default.start, default.end)
+    cases = [(default, True), (replace(whole, regions=(regions[0],)), True),
+             (replace(whole, regions=tuple(regions[:2]), owners=(owner,)), True), (half, False),
+             (replace(whole, channels=(channel,)), False),
+             (default.with_window(default.start - timedelta(days=60), default.start - timedelta(days=1)), False),
+             (replace(whole, regions=("nowhere",)), True)]
+    for scope, stored in cases:
+        assert facts_module.reads_stored(sample_store, scope) is stored, scope
+        by_hand = customer_facts(sample_store, scope).filter(pl.col("purchases") > 0).height
+        assert facts_module.buyer_count(sample_store, scope) == by_hand, scope
+        assert views.compute(sample_store, "buyer_count", scope) == by_hand, scope
+    assert facts_module.buyer_count(sample_store, cases[0][0]) > facts_module.buyer_count(sample_store, cases[1][0]) > 0
+    assert facts_module.buyer_count(sample_store, cases[-2][0]) == 0 == facts_module.buyer_count(sample_store,
+                                                                                                 cases[-1][0])
 
 
 def test_the_portfolio_views_read_only_the_columns_they_need_and_give_the_same(sample_store):
