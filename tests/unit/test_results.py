@@ -600,6 +600,40 @@ def test_a_region_is_shown_in_the_segments_of_all_customers(small, monkeypatch):
     _assert_same(details.sort("customer_id"), direct.sort("customer_id"), "member details")
 
 
+def test_a_filter_picks_the_member_rows_of_its_customers_by_their_kept_groups(small, monkeypatch):
+    # A region, segment or owner filter picks its rows of the member details of all customers by their groups
+    # (member_groups, kept in their order) instead of testing each id against the filter's customers: the same
+    # rows as the ids the customers table gives for the filter, for one region, two, a region and an owner, a
+    # segment and a region nobody is in; a customer missing from the customers table is in no group.
+    from crm_core.metrics.scope import chosen_customers
+
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    every = views.compute(store, "member_details", default)
+    with store.transaction() as cur:  # the first member without a region: no region filter picks it
+        cur.execute("UPDATE customers SET region = NULL WHERE dataset_id = ? AND customer_id = ?",
+                    [ds, every["customer_id"][0]])
+    groups = views.compute(store, "member_groups", default)
+    assert groups["region"][0] is None
+    assert groups.columns == ["region", "segment", "owner"] and groups.height == every.height
+    people = store.table("customers", ds)
+    regions = people["region"].drop_nulls().unique().sort()
+    owner = people.filter(pl.col("region") == regions[0])["owner"].drop_nulls().mode().sort()[0]
+    segment = people["segment"].drop_nulls().mode().sort()[0]
+    for pick in ({"regions": (regions[0],)}, {"regions": tuple(regions[:2])},
+                 {"regions": (regions[0],), "owners": (owner,)}, {"segments": (segment,)}, {"regions": ("nowhere",)}):
+        scope = Scope(ds, default.start, default.end, **pick)
+        with monkeypatch.context() as m:
+            m.setattr(views, "chosen_customers", lambda *a, **k: pytest.fail("ids asked for"))
+            mask = views.picked_members(store, scope)
+            details = views.compute(store, "member_details", scope)
+        by_ids = every["customer_id"].is_in(chosen_customers(store, scope)["customer_id"].implode())
+        assert mask.dtype == pl.Boolean and mask.null_count() == 0 and mask.equals(by_ids, check_names=False), pick
+        assert details.equals(every.filter(by_ids)), pick
+        assert (details.height > 0) is (pick != {"regions": ("nowhere",)})
+    assert results.is_kept(store, ds, "member_groups", results.scope_key(store, default, {}, False))
+
+
 def test_a_filters_segment_profile_adds_up_the_sums_of_its_groups(small, monkeypatch):
     # The profile of a filter's customers in the segments of all customers is the profile of their features
     # (segments.segment_profile over their rows), from the kept sums per group without reading any features.
