@@ -212,7 +212,7 @@ def interact_section(seg: dict, ds: dict, unit: str, name: str, currency: str | 
                })
 
 
-def customize_section(seg: dict, unit: str, name: str) -> None:
+def customize_section(seg: dict, scope, unit: str, name: str) -> None:
     st.subheader("Customize")
     profile = seg["profile"]
     st.caption("Suggested action per segment (rules in segment_names.yaml); download each segment's customers "
@@ -240,7 +240,7 @@ def customize_section(seg: dict, unit: str, name: str) -> None:
 
     def customers(limit: int | None = None) -> pl.DataFrame:
         # the first rows to show now; every row only when a download is clicked
-        return views.members(seg, seg["details"], segment, limit).select(
+        return views.members(seg, data.member_details(scope), segment, limit).select(
             "customer_id", "name", "email", "phone", "segment",
             pl.col("revenue").alias(f"revenue ({unit})"), "purchases", "recency_days",
             pl.col("cost_to_serve").alias(f"cost_to_serve ({unit})"), "interactions",
@@ -296,6 +296,8 @@ def main() -> None:
                 icon=":material/event_busy:")
         return
     segments(scope, ds, unit, name, currency)
+    if "labels" in seg:  # last: the customer lists and a region filter then find the member details read
+        data.keep_member_details(scope)
 
 
 @widgets.section("Differentiate page")
@@ -327,7 +329,7 @@ def segment_sections(scope, ds: dict, unit: str, name: str, currency: str | None
         "Differentiate": differentiate,
         "CLV tiers": lambda: clv_tier_section(seg, unit, name, currency),
         "Interact": lambda: interact_section(seg, ds, unit, name, currency),
-        "Customize": lambda: customize_section(seg, unit, name),
+        "Customize": lambda: customize_section(seg, scope, unit, name),
     }, state.DIFFERENTIATE_TAB, keep=[state.DIFFERENTIATE_SEGMENT, state.DIFFERENTIATE_SILHOUETTES])
 
 
