@@ -250,7 +250,9 @@ def forget_preparations() -> None:
 # copying it (``st.cache_data`` would unpickle tens of MB per rerun at a million customers). Pages only read
 # these objects (Polars frames are immutable).
 TOP_CUSTOMERS = views.TOP_CUSTOMERS
-VIEW_CACHE_ENTRIES = 12  # per view: scopes a server keeps in memory
+# views (of every name and scope together) a server keeps here; one dropped is read back from the store, and those
+# of all customers that filters pick rows from are also held by crm_core.views (PICKED_FROM)
+VIEW_CACHE_ENTRIES = 12
 
 
 @st.cache_resource(show_spinner=False, max_entries=VIEW_CACHE_ENTRIES)
