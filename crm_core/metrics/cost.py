@@ -385,18 +385,18 @@ def cost_by(store: Store, scope: Scope, by: ByWhat, *, served: pl.DataFrame | No
         )
     if by not in _BY_COLUMN:
         raise ValueError(f"cost_by: by must be one of {', '.join([*_BY_COLUMN, 'pool'])}, not {by!r}")
+    sums = {"customers": pl.len().cast(pl.Int64), **{c: pl.col(c).sum() for c in ("cost_to_serve", "revenue",
+                                                                                   "gross_margin", "net_profit")}}
     return (
-        # the summed columns alone: grouping the whole frame (30-odd columns) took 2-4x as long at 1M customers
-        frame.select(pl.col(_BY_COLUMN[by]).fill_null(NOT_SET).alias(by), "cost_to_serve", "revenue", "gross_margin",
-                     "net_profit")
+        # the summed columns alone: grouping the whole frame (30-odd columns) took 2-4x as long at 1M customers;
+        # the missing values named in the groups, not in a copy of a million names (customers without the attribute
+        # and any named "(not set)" are one group, added up again)
+        frame.select(pl.col(_BY_COLUMN[by]).alias(by), "cost_to_serve", "revenue", "gross_margin", "net_profit")
         .group_by(by)
-        .agg(
-            customers=pl.len().cast(pl.Int64),
-            cost_to_serve=pl.col("cost_to_serve").sum(),
-            revenue=pl.col("revenue").sum(),
-            gross_margin=pl.col("gross_margin").sum(),
-            net_profit=pl.col("net_profit").sum(),
-        )
+        .agg(**sums)
+        .with_columns(pl.col(by).fill_null(NOT_SET))
+        .group_by(by)
+        .agg(pl.col(c).sum() for c in sums)
         .with_columns(
             cost_per_customer=ratio(pl.col("cost_to_serve"), pl.col("customers").cast(pl.Float64)),
             share=ratio(pl.col("cost_to_serve"), float(total_cost)),
@@ -462,33 +462,35 @@ def whale_curve(profit: pl.Series, max_points: int | None = None) -> WhaleCurve:
     """
     values = profit.cast(pl.Float64).fill_nan(None).drop_nulls().sort(descending=True).to_numpy()
     n = int(values.size)
-    # Sums and shares in NumPy, and only the kept points built: the cost view kept 2,000 rows of a frame of five
-    # million-row columns, which in the app's server, beside its other threads, took 0.13-0.3 s of a rate save at
-    # 1M customers (0.08-0.15 s now; alone, ~0.05 s either way). The values are the same (a running sum adds in
-    # order either way; IEEE x / x == 1 exactly, so the last share is exactly 1.0).
+    # Sums in NumPy, and only the kept points built: the cost view kept 2,000 rows of a frame of five million-row
+    # columns, which in the app's server, beside its other threads, took 0.13-0.3 s of a rate save at 1M customers
+    # (0.08-0.15 s now; alone, ~0.05 s either way). One million-row array is made besides the sorted values, the
+    # running sum: the ranks and shares are those of the kept points only (a rate save's first run in a server
+    # process pays ~11 us for each new 4 KB page on the bench machine, 0.6 s for its ~55,000). The values are the
+    # same (a running sum adds in order either way; IEEE x / x == 1 exactly, so the last share is exactly 1.0).
     cumulative = np.cumsum(values)
     total = float(cumulative[-1]) if n else 0.0
     has_shares = n > 0 and total > 0
-    rank = np.arange(1, n + 1, dtype=np.int64)
-    shares = cumulative / total if has_shares else None
     peak_share = peak_at = None
     if has_shares:
-        i = int(np.argmax(shares))  # the first highest
-        peak_share, peak_at = float(shares[i]), float(rank[i] / n)
-    kept = slice(None)
+        i = int(np.argmax(cumulative))  # the first highest: the highest share, as total > 0
+        peak_share, peak_at = float(cumulative[i] / total), float((i + 1) / n)
     if max_points is not None and n > max_points:
         step = -(-n // max_points)
-        kept = np.flatnonzero((rank - 1) % step == 0)
+        kept = np.arange(0, n, step, dtype=np.int64)
         if kept[-1] != n - 1:
             kept = np.append(kept, n - 1)
+        rank = kept + 1
+    else:  # every point: views of the arrays, no copies
+        kept, rank = slice(None), np.arange(1, n + 1, dtype=np.int64)
     frame = pl.DataFrame(
         {
-            "rank": rank[kept],
-            "customer_share": rank[kept] / n if n else np.array([], dtype=np.float64),
+            "rank": rank,
+            "customer_share": rank / n if n else np.array([], dtype=np.float64),
             "profit": values[kept],
             "cumulative_profit": cumulative[kept],
-            "cumulative_share": shares[kept] if has_shares else pl.repeat(None, rank[kept].size, dtype=pl.Float64,
-                                                                          eager=True),
+            "cumulative_share": cumulative[kept] / total if has_shares else pl.repeat(None, rank.size,
+                                                                                     dtype=pl.Float64, eager=True),
         },
         schema={"rank": pl.Int64, "customer_share": pl.Float64, "profit": pl.Float64,
                 "cumulative_profit": pl.Float64, "cumulative_share": pl.Float64},

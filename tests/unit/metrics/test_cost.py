@@ -319,6 +319,20 @@ def test_missing_attribute_is_its_own_group(store):
     assert seg["segment"].to_list() == [cost.NOT_SET] and seg["cost_to_serve"][0] == pytest.approx(5.0)  # 1 order x 5
 
 
+def test_customers_without_the_attribute_and_those_named_not_set_are_one_group():
+    # cost_by groups the attribute as it is and names the missing values in the groups (not in a copy of every
+    # customer's): the same table as grouping the attribute with its missing values filled in first, by hand here
+    served = pl.DataFrame({
+        "segment": ["SMB", None, "(not set)", "SMB", None, "Enterprise"],
+        "cost_to_serve": [1.5, 2.0, 4.0, 0.5, 8.0, 16.0], "revenue": [10.0, 0.0, 5.0, 20.0, 0.0, 100.0],
+        "gross_margin": [3.0, 0.0, 1.0, 4.0, 0.0, 50.0], "net_profit": [1.5, -2.0, -3.0, 3.5, -8.0, 34.0],
+    })
+    got = cost.cost_by(None, None, "segment", served=served)
+    assert got.select("segment", "customers", "cost_to_serve", "revenue", "net_profit").rows() == [
+        ("Enterprise", 1, 16.0, 100.0, 34.0), (cost.NOT_SET, 3, 14.0, 5.0, -13.0), ("SMB", 2, 2.0, 30.0, 5.0)]
+    assert got["share"].to_list() == pytest.approx([16 / 32, 14 / 32, 2 / 32])
+
+
 # ------------------------------------------------------------------------------------------------ whale curve
 
 
