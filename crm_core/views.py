@@ -151,11 +151,17 @@ def member_details(store, scope: Scope) -> pl.DataFrame:
     return differentiate.member_details(store, scope, compute(store, "segment_features", scope))
 
 
+def customer_groups(store, dataset_id: int) -> pl.DataFrame:
+    """customer_id and the (region, segment, owner) group of each customer in the customers table: what region,
+    segment and owner filters pick customers by (``scope.ATTRIBUTE_FILTER``)."""
+    return store.query(f"SELECT customer_id, {', '.join(GROUP_COLUMNS)} FROM customers WHERE dataset_id = ?",
+                       [dataset_id])
+
+
 def member_groups(store, scope: Scope) -> pl.DataFrame:
     """The region, segment and owner (customers table) of each row of the ``member_details`` view of an
     unfiltered scope, in its order (null for a customer missing from the table, whom no filter picks)."""
-    groups = store.query(f"SELECT customer_id, {', '.join(GROUP_COLUMNS)} FROM customers WHERE dataset_id = ?",
-                         [scope.dataset_id])
+    groups = customer_groups(store, scope.dataset_id)
     return compute(store, "member_details", scope).select("customer_id").join(
         groups, on="customer_id", how="left", maintain_order="left").select(GROUP_COLUMNS)
 
@@ -261,8 +267,7 @@ def segment_group_sums(store, scope: Scope, k: int | str = "auto") -> pl.DataFra
     columns = dict.fromkeys([*used, *(["monetary"] if "monetary" in features.columns else [])])  # as the fit's
     fitted = features.select("customer_id", "segment_id", *[pl.col(c).cast(pl.Float64) for c in columns])
     fitted = fitted.with_columns(pl.col(c).fill_null(0.0) for c in used if c.startswith("share_"))
-    groups = store.query(f"SELECT customer_id, {', '.join(GROUP_COLUMNS)} FROM customers WHERE dataset_id = ?",
-                         [scope.dataset_id])
+    groups = customer_groups(store, scope.dataset_id)
     return segment_sums(fitted.join(groups, on="customer_id", how="inner"), used, by=GROUP_COLUMNS)
 
 
@@ -464,8 +469,7 @@ def clv_group_sums(store, scope: Scope, calibration_end: date) -> dict:
     scores = compute(store, "clv_scores", scope, calibration_end=calibration_end)
     if scores["error"]:
         return {"error": scores["error"]}
-    groups = store.query(f"SELECT customer_id, {', '.join(GROUP_COLUMNS)} FROM customers WHERE dataset_id = ?",
-                         [scope.dataset_id])
+    groups = customer_groups(store, scope.dataset_id)
     sums = (
         scores["frame"].select("customer_id", "clv").join(groups, on="customer_id", how="inner")
         .group_by(GROUP_COLUMNS)
