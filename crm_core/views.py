@@ -483,8 +483,8 @@ def average_clv(store, scope: Scope, calibration_end: date) -> dict:
     """``clv_fit``'s average CLV alone, for the previous period a window's KPIs are compared with:
     ``{"error": why}`` or ``{"error": None, "avg_clv": value}``. The same fit without the holdout, the
     at-risk list (value to date) and the P(alive) grid the page draws only for the window itself (at 10M
-    about 2 s of a 6-7 s fit). Region, segment and owner filters average their customers' CLV in the kept
-    scores of all customers (``clv_fit``)."""
+    about 2 s of a 6-7 s fit). Region, segment and owner filters add up the kept CLV sums of their groups
+    (:func:`clv_group_sums`), or with too many groups average their customers' rows of the kept scores."""
     from crm_core.metrics import clv
     from crm_core.metrics import retention_view as rv
 

@@ -61,9 +61,9 @@ def kpi_figures(scope, span, inactivity_days: int | None = None) -> dict:
     overview = data.retention_overview(scope, inactivity_days)
     cal = calibration_end(scope, span)
     # the average alone where it costs less than the whole fit the Lifetime value tab draws: the previous period's
-    # (a fit without the holdout), a region's, segment's or owner's (its customers' rows of the kept scores of all
-    # customers, 26 MB at 1M customers, where the fit's rows needed the fit, 46 MB, and every customer's value to
-    # date, 35 MB, for the at-risk list). Any other scope takes the fit the tab shows: the default scope's is kept,
+    # (a fit without the holdout), a region's, segment's or owner's (the kept CLV sums of its groups, where the fit's
+    # rows needed the fit of all customers, 46 MB at 1M customers, and every customer's value to date, 35 MB, for
+    # the at-risk list). Any other scope takes the fit the tab shows: the default scope's is kept,
     # and read here, as the page opens, rather than when the tab is.
     lean = inactivity_days is not None or scope.picks_customers
     fit = data.average_clv(scope, cal) if lean else data.clv_fit(scope, cal)
