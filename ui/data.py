@@ -514,13 +514,16 @@ def keep_cost_usage(scope_: scope.Scope) -> threading.Thread:
     """Read what each customer of ``scope_`` used into memory (``crm_core.metrics.cost.served_usage``, once per data
     version) in a thread of this process, when its cost is priced from the stored facts: the Cost page calls it
     after drawing, so a rate save prices the kept usage (~0.05 s at a million customers) instead of reading it
-    (~0.5 s), and the page does not wait for the read. Only an optimisation: a failure is logged, and a save
-    before the read is done reads the usage itself."""
+    (~0.5 s), and the page does not wait for the read; and its sums per segment and per channel
+    (``cost.usage_by``), which the save prices for the page's tables by group. Only an optimisation: a failure is
+    logged, and a save before the read is done reads the usage itself."""
     from crm_core.metrics import cost, facts
 
     def work(store: Store) -> None:
         if facts.reads_stored(store, scope_):
             cost.served_usage(store, scope_)
+            for by in ("segment", "channel"):  # the page's tables by group, priced from their sums (cost.usage_by)
+                cost.usage_by(store, scope_, by)
     return _keep_in_background("cost usage", scope_.dataset_id, work)
 
 

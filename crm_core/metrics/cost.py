@@ -287,6 +287,18 @@ def price(usage: pl.DataFrame, rates: pl.DataFrame) -> pl.DataFrame:
 
     Returns the columns of :func:`cost_to_serve`, rows in ``usage``'s order.
     """
+    return usage.with_columns(_pool_costs(rates)).with_columns(cost_to_serve=_TOTAL_COST).select(
+        "customer_id", "region", "segment", "owner", "main_channel", *POOL_COLUMNS, "cost_to_serve",
+        "discounts", "revenue", "cogs", "has_cogs",
+        (pl.col("revenue") - pl.col("cogs")).alias("gross_margin"),
+        (pl.col("revenue") - pl.col("cogs") - pl.col("cost_to_serve")).alias("net_profit"),
+        *[pl.col(c) for c in ("orders", "returns", "interactions", "interaction_minutes")],
+        *[pl.col(f"n_{p}") for p in INTERACTION_POOLS],
+    )
+
+
+def _pool_costs(rates: pl.DataFrame) -> list[pl.Expr]:
+    """The ``cost_<pool>`` columns of :func:`price` over the ``cost_counts`` columns, at ``rates``."""
     rate = {(p, u): float(r) for p, u, r in rates.select("pool", "unit", "rate").iter_rows()}
 
     def at(pool: str, unit: str) -> float:
@@ -297,18 +309,60 @@ def price(usage: pl.DataFrame, rates: pl.DataFrame) -> pl.DataFrame:
          + pl.col(f"direct_{p}")).alias(f"cost_{p}")
         for p in INTERACTION_POOLS
     ]
-    pools += [(pl.col("orders").cast(pl.Float64) * at("order", "per_order")).alias("cost_order"),
-              (pl.col("returns").cast(pl.Float64) * at("return", "per_return")).alias("cost_return")]
-    total = pl.col(POOL_COLUMNS[0])
-    for column in POOL_COLUMNS[1:]:  # left to right, as the SQL adds them
+    return pools + [(pl.col("orders").cast(pl.Float64) * at("order", "per_order")).alias("cost_order"),
+                    (pl.col("returns").cast(pl.Float64) * at("return", "per_return")).alias("cost_return")]
+
+
+def _sum_left_to_right(columns: tuple[str, ...]) -> pl.Expr:
+    total = pl.col(columns[0])
+    for column in columns[1:]:  # left to right, as the SQL adds them
         total = total + pl.col(column)
-    return usage.with_columns(pools).with_columns(cost_to_serve=total).select(
-        "customer_id", "region", "segment", "owner", "main_channel", *POOL_COLUMNS, "cost_to_serve",
-        "discounts", "revenue", "cogs", "has_cogs",
-        (pl.col("revenue") - pl.col("cogs")).alias("gross_margin"),
-        (pl.col("revenue") - pl.col("cogs") - pl.col("cost_to_serve")).alias("net_profit"),
-        *[pl.col(c) for c in ("orders", "returns", "interactions", "interaction_minutes")],
-        *[pl.col(f"n_{p}") for p in INTERACTION_POOLS],
+    return total
+
+
+_TOTAL_COST = _sum_left_to_right(POOL_COLUMNS)
+
+# What pricing is linear in: cost to serve is a sum of counts, minutes and explicit costs times rates, so a group's
+# cost at any rates is its sums of these priced (:func:`usage_by`); with revenue and cogs, its margins too.
+_USAGE_SUMMED: tuple[str, ...] = (
+    *(f"{kind}_{p}" for p in INTERACTION_POOLS for kind in ("n", "minutes", "direct")),
+    "orders", "returns", "revenue", "cogs",
+)
+# Each group's sums of what its customers used, per (store, rate-free data version, scope, grouping): a few rows
+# each, kept beside the usage (RECENT_USAGE) so that a rate save prices the Cost page's segment and channel tables
+# from them. Grouping the usage's million names again at each save took 0.04-0.06 s warm, and 0.2-0.45 s of the
+# first save of a server process, which paid for the grouping's ~80 MB of new memory (the dissect tool, 10M bench).
+RECENT_GROUP_USAGE = 16
+_group_usage = results.Recent(RECENT_GROUP_USAGE)
+
+
+def usage_by(store: Store, scope: Scope, by: ByWhat) -> pl.DataFrame:
+    """What the customers served in ``scope`` used, summed per group of ``by`` (``"segment"``, ``"region"``,
+    ``"owner"`` or ``"channel"``, the main sales channel) from :func:`served_usage` (``facts.reads_stored`` must
+    hold), kept in memory: the group (column named ``by``; customers without the attribute are :data:`NOT_SET`),
+    customers and the sums of the columns pricing is linear in (counts, minutes and explicit cost per interaction
+    pool, orders, returns, revenue, cogs)."""
+    column = _BY_COLUMN[by]
+
+    def read() -> pl.DataFrame:
+        usage = served_usage(store, scope).select(pl.col(column).alias(by), *_USAGE_SUMMED)
+        return _named_groups(usage, by, {"customers": pl.len().cast(pl.Int64),
+                                         **{c: pl.col(c).sum() for c in _USAGE_SUMMED}})
+
+    key = (getattr(store, "token", id(store)), results.data_version(store, scope.dataset_id, priced=False), scope,
+           by)
+    return _group_usage.get(key, read)
+
+
+def _named_groups(frame: pl.DataFrame, by: str, sums: dict[str, pl.Expr]) -> pl.DataFrame:
+    """``sums`` per group of ``frame``'s column ``by``, whose missing values are the group :data:`NOT_SET` (with
+    any group so named): the groups are named after grouping, not in a copy of a million names."""
+    return (
+        frame.group_by(by)
+        .agg(**sums)
+        .with_columns(pl.col(by).fill_null(NOT_SET))
+        .group_by(by)
+        .agg(pl.col(c).sum() for c in sums)
     )
 
 
@@ -359,17 +413,19 @@ def cost_by(store: Store, scope: Scope, by: ByWhat, *, served: pl.DataFrame | No
         per customer), share and cost_per_revenue (per unit of the scope's revenue).
     served
         The scope's :func:`cost_to_serve` frame when already at hand (one scan of the transactions for
-        several breakdowns).
+        several breakdowns). A scope read from the stored facts (``facts.reads_stored``) has its attribute
+        tables priced from its groups' kept sums instead (:func:`usage_by`; the same figures to rounding).
     """
+    from crm_core.metrics import facts  # facts imports this module
+
+    if by != "pool" and by not in _BY_COLUMN:
+        raise ValueError(f"cost_by: by must be one of {', '.join([*_BY_COLUMN, 'pool'])}, not {by!r}")
+    if by != "pool" and scope is not None and facts.reads_stored(store, scope):
+        return _priced_groups(usage_by(store, scope, by), get_rates(store, scope.dataset_id), by)
     frame = cost_to_serve(store, scope) if served is None else served
     total_cost = frame["cost_to_serve"].sum()
     total_revenue = frame["revenue"].sum()
     n = frame.height
-
-    def ratio(num: pl.Expr, den: pl.Expr | float) -> pl.Expr:
-        den = den if isinstance(den, pl.Expr) else pl.lit(den, pl.Float64)
-        return pl.when(den != 0).then(num / den).otherwise(None)
-
     if by == "pool":
         return pl.DataFrame(
             {
@@ -379,31 +435,45 @@ def cost_by(store: Store, scope: Scope, by: ByWhat, *, served: pl.DataFrame | No
             },
             schema={"pool": pl.String, "customers": pl.Int64, "cost": pl.Float64},
         ).with_columns(
-            cost_per_customer=ratio(pl.col("cost"), float(n)),
-            share=ratio(pl.col("cost"), float(total_cost)),
-            cost_per_revenue=ratio(pl.col("cost"), float(total_revenue)),
+            cost_per_customer=_ratio(pl.col("cost"), float(n)),
+            share=_ratio(pl.col("cost"), float(total_cost)),
+            cost_per_revenue=_ratio(pl.col("cost"), float(total_revenue)),
         )
-    if by not in _BY_COLUMN:
-        raise ValueError(f"cost_by: by must be one of {', '.join([*_BY_COLUMN, 'pool'])}, not {by!r}")
     sums = {"customers": pl.len().cast(pl.Int64), **{c: pl.col(c).sum() for c in ("cost_to_serve", "revenue",
                                                                                    "gross_margin", "net_profit")}}
-    return (
-        # the summed columns alone: grouping the whole frame (30-odd columns) took 2-4x as long at 1M customers;
-        # the missing values named in the groups, not in a copy of a million names (customers without the attribute
-        # and any named "(not set)" are one group, added up again)
-        frame.select(pl.col(_BY_COLUMN[by]).alias(by), "cost_to_serve", "revenue", "gross_margin", "net_profit")
-        .group_by(by)
-        .agg(**sums)
-        .with_columns(pl.col(by).fill_null(NOT_SET))
-        .group_by(by)
-        .agg(pl.col(c).sum() for c in sums)
-        .with_columns(
-            cost_per_customer=ratio(pl.col("cost_to_serve"), pl.col("customers").cast(pl.Float64)),
-            share=ratio(pl.col("cost_to_serve"), float(total_cost)),
-            cost_per_revenue=ratio(pl.col("cost_to_serve"), pl.col("revenue")),
-        )
-        .sort(["cost_to_serve", by], descending=[True, False])
+    # the summed columns alone: grouping the whole frame (30-odd columns) took 2-4x as long at 1M customers
+    groups = _named_groups(
+        frame.select(pl.col(_BY_COLUMN[by]).alias(by), "cost_to_serve", "revenue", "gross_margin", "net_profit"),
+        by, sums)
+    return _group_table(groups, by, float(total_cost))
+
+
+def _ratio(num: pl.Expr, den: pl.Expr | float) -> pl.Expr:
+    """``num / den``, null where ``den`` is 0."""
+    den = den if isinstance(den, pl.Expr) else pl.lit(den, pl.Float64)
+    return pl.when(den != 0).then(num / den).otherwise(None)
+
+
+def _group_table(groups: pl.DataFrame, by: str, total_cost: float) -> pl.DataFrame:
+    """The table of :func:`cost_by` from its sums per group (customers, cost_to_serve, revenue, gross_margin,
+    net_profit), most costly first."""
+    return groups.with_columns(
+        cost_per_customer=_ratio(pl.col("cost_to_serve"), pl.col("customers").cast(pl.Float64)),
+        share=_ratio(pl.col("cost_to_serve"), total_cost),
+        cost_per_revenue=_ratio(pl.col("cost_to_serve"), pl.col("revenue")),
+    ).sort(["cost_to_serve", by], descending=[True, False])
+
+
+def _priced_groups(sums: pl.DataFrame, rates: pl.DataFrame, by: str) -> pl.DataFrame:
+    """The table of :func:`cost_by` from :func:`usage_by`'s sums priced at ``rates`` as :func:`price` prices a
+    customer's usage. The same figures as adding up the customers' priced rows, to rounding: the products of sums
+    are rounded otherwise than the sums of products (a relative ~1e-15 per group)."""
+    groups = sums.with_columns(_pool_costs(rates)).with_columns(cost_to_serve=_TOTAL_COST).select(
+        by, "customers", "cost_to_serve", "revenue",
+        (pl.col("revenue") - pl.col("cogs")).alias("gross_margin"),
+        (pl.col("revenue") - pl.col("cogs") - pl.col("cost_to_serve")).alias("net_profit"),
     )
+    return _group_table(groups, by, float(groups["cost_to_serve"].sum()))
 
 
 # ---------------------------------------------------------------------------------------------- whale curve

@@ -126,8 +126,9 @@ def test_saving_an_edited_rate_changes_the_cost_to_serve(app, store, edit_rates)
 
 
 def test_the_page_keeps_the_usage_a_rate_save_prices(app, store, edit_rates, monkeypatch):
-    # After drawing, the page reads what each customer used into memory (in a thread); the save then prices that
-    # usage without reading it again, and shows the same figures as a page computed from scratch.
+    # After drawing, the page reads what each customer used into memory (in a thread), with its sums per segment
+    # and channel; the save then prices that usage and those sums without reading or grouping them again, and
+    # shows the same figures as a page computed from scratch.
     from crm_core.metrics import cost
 
     at = cost_page(app)
@@ -137,13 +138,19 @@ def test_the_page_keeps_the_usage_a_rate_save_prices(app, store, edit_rates, mon
     reads = []
     original = store.query
     monkeypatch.setattr(store, "query", lambda text, *a, **k: (reads.append(text), original(text, *a, **k))[1])
+    groupings = []
+    named_groups = cost._named_groups
+    monkeypatch.setattr(cost, "_named_groups", lambda frame, by, sums: (groupings.append(by),
+                                                                         named_groups(frame, by, sums))[1])
     edit_rates[("order", "per_order")] = 123.0
     at.button(key=state.COST_RATES_SAVE).click().run()
     assert_clean(at)
     assert not [t for t in reads if "cost_counts" in t], "the save read the usage again"
+    assert not groupings, "the save grouped the customers again"
     saved = kpis(at)
     monkeypatch.setattr(store, "query", original)
     monkeypatch.setattr(cost, "_usage", type(cost._usage)(cost.RECENT_USAGE))  # forgotten: computed from scratch
+    monkeypatch.setattr(cost, "_group_usage", type(cost._group_usage)(cost.RECENT_GROUP_USAGE))
     data.clear_priced_caches()
     at.run()
     assert kpis(at) == saved

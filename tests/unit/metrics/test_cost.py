@@ -454,3 +454,32 @@ def test_cost_from_the_stored_facts_equals_the_scan(ds, store):
         assert facts.reads_stored(store, scope)
         scanned = store.query(cost.cost_to_serve_sql(), cost.bind(scope, cost.cost_to_serve_sql()))
         assert_frame_equal(cost.cost_to_serve(store, scope), scanned, check_exact=False, rel_tol=1e-12)
+
+
+def test_group_tables_of_stored_facts_are_their_kept_usage_sums_priced(ds, store):
+    # A scope read from the stored facts prices each group's kept usage sums (cost.usage_by): the same tables as
+    # adding up the scanned customers' priced rows, at the saved rates and again after new rates, whose save keeps
+    # the sums (no rate enters them).
+    from crm_core.metrics import facts
+
+    default = facts.default_scope(store, ds)
+    scopes = (default, Scope(ds, default.start, default.end, regions=("EU",)),
+              Scope(ds, default.start, default.end, owners=("Bob",)))
+
+    def check() -> None:
+        for scope in scopes:
+            assert facts.reads_stored(store, scope)
+            scanned = store.query(cost.cost_to_serve_sql(), cost.bind(scope, cost.cost_to_serve_sql()))
+            for by in ("segment", "region", "owner", "channel"):
+                assert_frame_equal(cost.cost_by(store, scope, by), cost.cost_by(None, None, by, served=scanned),
+                                   check_exact=False, rel_tol=1e-12)
+
+    check()
+    seg = {r["segment"]: r for r in cost.cost_by(store, default, "segment").to_dicts()}
+    assert seg["SMB"]["cost_to_serve"] == pytest.approx(49.7) and seg["SMB"]["gross_margin"] == pytest.approx(66.0)
+    kept = cost.usage_by(store, default, "segment")
+    assert kept.filter(pl.col("segment") == "SMB")["customers"].item() == 2
+    cost.set_rates(store, ds, RATES.with_columns(rate=pl.col("rate") * 1.5 + 0.25))
+    assert cost.usage_by(store, default, "segment") is kept
+    check()
+    assert cost.cost_by(store, default, "segment")["cost_to_serve"].sum() > 49.7 + 372.5 + 1.0
