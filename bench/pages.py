@@ -324,7 +324,12 @@ def change(page, name: str, label: str, find, timeout_ms: float, shots: Path | N
         target = find(page)
         target.wait_for(state="visible", timeout=FIND_MS)
         # Playwright's checks before a click (visible, stable: an expander that has just opened is still
-        # moving, enabled) happen before the timer starts: a user waits for them too before clicking
+        # moving, enabled) happen before the timer starts: a user waits for them too before clicking; and so does
+        # the scroll that brings the widget into view (a user scrolls to a button before clicking it): a trial click
+        # does not scroll, and the click's own scroll and checks after it added ~0.4 s to the Cost page's Reset,
+        # the first click in the rate editor's expander below the fold (seen in the page's events: 0.4 s from the
+        # timer's start to the button's pointerdown, 0.01 s from there to the websocket's message)
+        target.scroll_into_view_if_needed(timeout=FIND_MS)
         target.click(trial=True, timeout=FIND_MS)
         seconds, where = timed_parts(page, lambda: target.click(timeout=FIND_MS), timeout_ms)
         if parts is not None and where is not None:
