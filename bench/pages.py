@@ -14,12 +14,14 @@ tab is changed with that tab open); null when the widget could not be found or c
 on Cost to serve, the rate editor's Reset and Save buttons, which write rates to the copy and recompute the page; then
 ``prepared_again_s``: from the save's page drawn until the app logs that its background preparation of the
 priced views after the new rates is done).
-With ``--filters``, then one more line per page of ``--pages`` ``{"page", "filter": "region", "value",
-"seconds", "filter_cleared"}``: the sidebar's Region filter set on that page in a new tab, and cleared again;
-each page sets another value (the i-th page the i-th value, in turn), one no page has set before when there are
-enough, so no page reads what another computed for it (every page's results change with a filter: on a large
-database this takes long, hence off by default).
-``--breakdown`` adds, per widget change and region filter, where its time went: ``server_cpu_s`` (CPU seconds of
+With ``--filters [region segment owner channel]`` (region when none is named), then one more line per filter
+and page of ``--pages`` ``{"page", "filter", "value", "seconds", "filter_cleared"}``: that sidebar filter set on
+that page in a new tab, and cleared again; each page sets another value (the i-th page the i-th value, in turn),
+one no page has set before when there are enough, so no page reads what another computed for it (every page's
+results change with a filter: on a large database this takes long, hence off by default). A region, segment or
+owner picks customers out of the kept results; a channel changes each customer's purchases, so its figures are
+computed (bench/window.py times the other computed case, a new analysis window, on the server).
+``--breakdown`` adds, per widget change and filter, where its time went: ``server_cpu_s`` (CPU seconds of
 the app's process, all its threads, from Linux's /proc) and ``browser_busy_s`` (the page's main-thread long tasks, over
 50 ms each, summed): what is left of the seconds is waiting, the websocket and short tasks. A change whose server
 part is small is the browser's drawing; that is where the remaining second of a change went at 1M customers.
@@ -345,13 +347,16 @@ def change(page, name: str, label: str, find, timeout_ms: float, shots: Path | N
     return round(seconds, 2)
 
 
-def region_filter(browser, url: str, name: str, nth: int, timeout_ms: float) -> dict:
-    """The sidebar's Region filter on page ``name``: its ``nth`` value (counted in turn) chosen, then cleared."""
-    line = {"page": name, "filter": "region", "value": None, "seconds": None, "filter_cleared": None}
+FILTERS = ("Region", "Segment", "Owner", "Channel")  # the sidebar's multiselects (app.py's filters_panel)
+
+
+def sidebar_filter(browser, url: str, name: str, nth: int, timeout_ms: float, label: str = "Region") -> dict:
+    """The sidebar filter ``label`` on page ``name``: its ``nth`` value (counted in turn) chosen, then cleared."""
+    line = {"page": name, "filter": label.lower(), "value": None, "seconds": None, "filter_cleared": None}
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         render(page, f"{url}/{name}", timeout_ms)
-        box = page.locator(SIDEBAR).get_by_role("combobox", name="Region", exact=True)
+        box = page.locator(SIDEBAR).get_by_role("combobox", name=label, exact=True)
         values = open_list(page, box).filter(has_not_text="Select all")  # the list starts with "Select all"
         chosen = values.nth(nth % values.count())
         line["value"] = chosen.inner_text(timeout=FIND_MS).strip()
@@ -366,7 +371,7 @@ def region_filter(browser, url: str, name: str, nth: int, timeout_ms: float) -> 
         remove = page.locator(SIDEBAR).get_by_role("button", name=f"Remove {line['value']}", exact=True)
         line["filter_cleared"] = round(timed(page, lambda: remove.click(timeout=FIND_MS), timeout_ms), 2)
     except Exception as exc:  # noqa: BLE001 - recorded as null
-        print(f"region filter not measured: {type(exc).__name__}: {str(exc).splitlines()[0]}", file=sys.stderr,
+        print(f"{label} filter not measured: {type(exc).__name__}: {str(exc).splitlines()[0]}", file=sys.stderr,
               flush=True)
     finally:
         page.close()
@@ -398,7 +403,8 @@ def main(argv=None) -> int:
                     default=["portfolio", "differentiate", "retention", "qci", "gartner", "models", "review",
                              "cost_to_serve"])
     ap.add_argument("--timeout", type=float, default=300, help="seconds a page may take")
-    ap.add_argument("--filters", action="store_true", help="also time the sidebar's Region filter on each page")
+    ap.add_argument("--filters", nargs="*", choices=[f.lower() for f in FILTERS], type=str.lower,
+                    help="also time these sidebar filters on each page (region when none is named)")
     ap.add_argument("--shots", type=Path, help="folder for a screenshot after each widget change")
     ap.add_argument("--breakdown", action="store_true",
                     help="also the server's CPU seconds and the browser's long tasks of each change")
@@ -451,9 +457,10 @@ def main(argv=None) -> int:
                 if name == "cost_to_serve" and widgets.get("Save rates") is not None:
                     line["prepared_again_s"] = prepared_again(log, prepared_before, changed, args.timeout)
                 print(json.dumps(line), flush=True)
-            if args.filters:
-                for nth, name in enumerate(args.pages):
-                    print(json.dumps(region_filter(browser, url, name, nth, timeout_ms)), flush=True)
+            if args.filters is not None:
+                for label in [f for f in FILTERS if f.lower() in (args.filters or ["region"])]:
+                    for nth, name in enumerate(args.pages):
+                        print(json.dumps(sidebar_filter(browser, url, name, nth, timeout_ms, label)), flush=True)
             browser.close()
     finally:
         proc.terminate()
