@@ -104,6 +104,18 @@ def test_the_palette_is_okabe_ito_and_a_name_keeps_its_colour():
     assert len({charts.color_for(c) for c in pf.ABC_CLASSES}) == 3
 
 
+def test_every_cost_pool_has_its_own_colour():
+    # the pool chart draws the nine pools side by side: hashed onto eight colours, two pairs shared one
+    from crm_core.metrics import cost
+
+    frame = pl.DataFrame({"pool": list(cost.POOLS), "cost": [float(i) for i in range(len(cost.POOLS))],
+                          "cost_per_customer": [1.0] * len(cost.POOLS), "share": [0.1] * len(cost.POOLS)})
+    colours = charts.cost_pool_figure(frame).data[0].marker.color
+    assert len(colours) == len(set(colours)) == len(cost.POOLS)
+    assert charts.color_for("return") == charts.color_for("refunded")  # a return is a refunded order
+    assert charts.color_for(" Email") == charts.color_for("email")  # a sales channel of that name, on any page
+
+
 def test_quadrant_colours_match_on_every_figure():
     fig = _figures()["quadrants"]
     for trace in fig.data:
