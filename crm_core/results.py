@@ -13,8 +13,9 @@ always the same scope: the dataset's whole purchase span with no filters (the st
 * encoded without pickle: JSON for the structure, Arrow IPC for frames, and dataclasses only from
   ``crm_core`` modules, so a database file cannot make the app run code.
 
-Results of other unfiltered windows (a quarter on the review page, a window picked in the sidebar) are
-kept the same way when first computed; filtered scopes are computed on demand and cached in memory.
+Results of other unfiltered windows (a quarter on the review page, a window picked in the sidebar) and of a
+channel filter (each channel of the default window is prepared too) are kept the same way; scopes with region,
+segment or owner filters are picked from those or computed on demand, and cached in memory.
 """
 
 from __future__ import annotations
@@ -329,10 +330,11 @@ def _data_version(store, dataset_id: int, priced: bool) -> str:
 
 
 def scope_key(store, scope, params: dict, priced: bool = True) -> str:
-    """The key :func:`cached` keeps a result of an unfiltered ``scope`` under: the parameters, the window and
-    the data version (a result computed while an import replaced the data is never read)."""
+    """The key :func:`cached` keeps a result of a ``scope`` without customer filters under: the parameters, the
+    window, the channels (when filtered) and the data version (a result computed while an import replaced the data is never read)."""
     window = [None if d is None else d.isoformat() for d in (scope.start, scope.end)]
-    return key_of({**params, "window": window, "version": data_version(store, scope.dataset_id, priced),
+    channels = {"channels": list(scope.channels)} if scope.channels else {}  # no key of an earlier scope changes
+    return key_of({**params, "window": window, **channels, "version": data_version(store, scope.dataset_id, priced),
                    "format": FORMAT})  # a result of another format is never taken as kept (views.warm)
 
 
@@ -349,15 +351,16 @@ _computing_lock = threading.Lock()
 
 
 def cached(store, scope, name: str, params: dict, compute: Callable[[], Any], priced: bool = True) -> Any:
-    """``compute()``, kept in the store when ``scope`` has no filters (any window: the default scope that
-    :func:`crm_core.views.warm` prepares, and the windows users pick, such as the review's quarter).
+    """``compute()``, kept in the store when ``scope`` picks no customers: no filters (any window: the default
+    scope that :func:`crm_core.views.warm` prepares, and the windows users pick, such as the review's quarter), or a
+    channel filter only (``warm`` prepares each channel of the default window).
 
     ``priced=False`` for a result no cost rate enters: its key leaves the rates out, so it outlives new rates
-    (``clear(..., priced_only=True)``). Filtered scopes are computed every call (``crm_core.views.compute`` and the
+    (``clear(..., priced_only=True)``). Scopes with region, segment or owner filters are computed every call (``crm_core.views.compute`` and the
     app keep recent ones in memory). Two threads asking for the same result compute it once. A result that
     cannot be encoded or written is still returned (the reason goes to the log).
     """
-    if scope.filtered:
+    if scope.picks_customers:
         return compute()
     key = scope_key(store, scope, params, priced)
     hit = get(store, scope.dataset_id, name, key)

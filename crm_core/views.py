@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 
 import polars as pl
@@ -361,15 +362,13 @@ def retention_group_sums(store, scope: Scope) -> dict:
     same for every such filter, so asking the page's figures for one group (the first) finds them all; ``warm``
     prepares them so that even the first filter a user sets reads them. Returns that group and how many groups
     there are (nothing when no customer has a region, segment or owner)."""
-    from dataclasses import replace
-
     from crm_core.metrics import retention
 
     groups = store.query(
         "SELECT region, segment, owner, COUNT(*) OVER () AS groups FROM (SELECT DISTINCT region, segment, owner "
         "FROM customers WHERE dataset_id = ?) WHERE coalesce(region, segment, owner) IS NOT NULL "
         "ORDER BY ALL LIMIT 1", [scope.dataset_id])
-    if scope.filtered or groups.is_empty():
+    if scope.picks_customers or groups.is_empty():
         return {}
     first = groups.row(0, named=True)
     picked = replace(scope, **{f"{k}s": (first[k],) for k in GROUP_COLUMNS if first[k] is not None})
@@ -739,18 +738,20 @@ def canonical_scope(store, name: str, scope: Scope) -> Scope:
 
 
 def compute(store, name: str, scope: Scope, **params):
-    """View ``name`` of ``scope`` with ``params``: kept in the store for an unfiltered scope (any window), and
-    those of :data:`PICKED_FROM` held in memory too; for a filtered one, the last :data:`RECENT_FILTERED` are
+    """View ``name`` of ``scope`` with ``params``: kept in the store for a scope without region, segment or owner
+    filters (any window, any channels), and those of :data:`PICKED_FROM` held in memory too; for one with them, the
+    last :data:`RECENT_FILTERED` are
     kept in this process's memory, keyed by the data version, so views built on others (a segmentation on its
     features) do not redo them. Computed on :func:`canonical_scope`."""
     view = VIEWS[name]
     scope = canonical_scope(store, name, scope)
     with_rates = priced(name, params)
-    if not scope.filtered and (name not in PICKED_FROM or getattr(_warming, "on", False)):
+    kept = not scope.picks_customers  # no filter, or a channel filter only: kept in the store
+    if kept and (name not in PICKED_FROM or getattr(_warming, "on", False)):
         return results.cached(store, scope, name, params, lambda: view(store, scope, **params), priced=with_rates)
     key = (getattr(store, "token", id(store)), results.data_version(store, scope.dataset_id, with_rates), name, scope,
            results.key_of(params))
-    if not scope.filtered:  # read from the store, and held in memory for the filters that pick rows from it
+    if kept:  # read from the store, and held in memory for the filters that pick rows from it
         return _all_customers.get(key, lambda: results.cached(store, scope, name, params,
                                                               lambda: view(store, scope, **params), priced=with_rates))
     return _recent.get(key, lambda: view(store, scope, **params))
@@ -798,11 +799,41 @@ def default_requests(scope: Scope) -> list[tuple[str, dict]]:
 # with warm(slow=True) by `prepare`, and in the background after an import in the app.
 SLOW_REQUESTS: tuple[tuple[str, dict], ...] = (("review", {"kind": "quarter"}),)
 
+# A channel filter changes every customer's purchases, so nothing of the default scope can be picked for it: each
+# page computes its facts and models again, 3-13 s a page at 10M transactions. warm(slow=True) therefore also keeps
+# the views the four pages open with for each channel of the default window, when a dataset has at most this many
+# (a filter on one channel, the common choice, is then a read; several channels are computed when asked).
+PRESET_CHANNELS_MAX = 8
+
+
+def channel_scopes(store, scope: Scope) -> list[Scope]:
+    """``scope`` (the default scope) with a filter on each one of the dataset's sales channels, or none when it
+    has more than :data:`PRESET_CHANNELS_MAX`."""
+    from crm_core.metrics.scope import filter_options
+
+    names = filter_options(store, scope.dataset_id)["channels"]
+    if len(names) > PRESET_CHANNELS_MAX:
+        return []
+    return [replace(scope, channels=(name,)) for name in names]
+
+
+def channel_requests(scope: Scope) -> list[tuple[str, dict]]:
+    """The :func:`default_requests` the four pages open with: without the other choices of k, the scorecards'
+    evidence (the QCI and Gartner pages) and the holdouts of other lengths."""
+    from crm_core.metrics import retention_view as rv
+
+    span = (scope.start, scope.end)
+    holdout = rv.holdout_calibration_end(span[0], span[1], DEFAULT_HOLDOUT_MONTHS)
+    return [(name, params) for name, params in default_requests(scope)
+            if not (name == "segmentation" and params["k"] != "auto") and name != "evidence"
+            and not (name == "holdout" and params["calibration_end"] != holdout)]
+
 
 def warm(store, dataset_id: int, progress: Callable[[int, int, str], None] | None = None,
          slow: bool = False) -> dict[str, float]:
     """Compute and keep every default-scope view of a dataset (after an import), so each page's first view
-    is a read; with ``slow``, then the :data:`SLOW_REQUESTS` too. Views already kept are not read again.
+    is a read; with ``slow``, then the four pages' views of each channel (:func:`channel_scopes`) and the
+    :data:`SLOW_REQUESTS` too. Views already kept are not read again.
     ``progress(done, total, name)`` is called before each view (an exception it raises stops the work there).
     Returns seconds per view computed; a view that fails is logged and skipped (the page will say why when
     it is opened)."""
@@ -811,6 +842,8 @@ def warm(store, dataset_id: int, progress: Callable[[int, int, str], None] | Non
         return {}
     requests = [(scope, name, params) for name, params in default_requests(scope)]
     if slow:
+        requests += [(where, name, params) for where in channel_scopes(store, scope)
+                     for name, params in channel_requests(where)]
         requests += [(Scope(dataset_id), name, params) for name, params in SLOW_REQUESTS]
     seconds: dict[str, float] = {}
     for i, (where, name, params) in enumerate(requests):
@@ -828,7 +861,8 @@ def warm(store, dataset_id: int, progress: Callable[[int, int, str], None] | Non
         except Exception as exc:
             log.warning("could not prepare %s %s of dataset %s: %s", name, params, dataset_id, exc, exc_info=exc)
             continue
-        label = name + ("" if not params else " " + " ".join(f"{k}={v}" for k, v in params.items()))
+        label = name + ("" if not params else " " + " ".join(f"{k}={v}" for k, v in params.items())) + (
+            f" channel={','.join(where.channels)}" if where.channels else "")
         seconds[label] = round(time.perf_counter() - start, 3)
     if progress is not None:
         progress(len(requests), len(requests), "done")

@@ -90,8 +90,17 @@ def test_unfiltered_scopes_are_kept_and_a_hit_is_a_read(small):
     filtered = Scope(ds, default.start, default.end, regions=("Europe",))
     results.cached(store, filtered, "probe", {"a": 1}, compute)
     results.cached(store, filtered, "probe", {"a": 1}, compute)
-    assert len(calls) == 5  # a filtered scope is computed every time (the app caches it in memory)
-    assert results.kept(store, ds).height == 3
+    assert len(calls) == 5  # a region filter is computed every time (the app caches it in memory)
+    # a channel filter changes every customer's purchases: kept under its own key, apart from the default scope's
+    online = Scope(ds, default.start, default.end, channels=("Online",))
+    assert results.cached(store, online, "probe", {"a": 1}, compute) == {"n": 6}
+    assert results.cached(store, online, "probe", {"a": 1}, compute) == {"n": 6}
+    assert results.cached(store, Scope(ds, default.start, default.end, channels=("Store",)), "probe", {"a": 1},
+                          compute) == {"n": 7}
+    assert results.cached(store, default, "probe", {"a": 1}, compute) == {"n": 1}
+    results.cached(store, Scope(ds, default.start, default.end, regions=("Europe",), channels=("Online",)), "probe",
+                   {"a": 1}, compute)
+    assert len(calls) == 8 and results.kept(store, ds).height == 5
 
 
 def test_the_oldest_results_beyond_the_limit_are_dropped(small):
@@ -328,7 +337,10 @@ def test_warm_keeps_every_default_view_and_pages_then_read_them(small, monkeypat
     # the slow views (the review of the latest quarter, on the whole history as its page asks) only with slow=True
     review = ("review", {"kind": "quarter"})
     assert views.SLOW_REQUESTS == (review,) and not kept_view(Scope(ds), *review)
-    assert list(views.warm(store, ds, slow=True)) == ["review kind=quarter"] and kept_view(Scope(ds), *review)
+    slow = list(views.warm(store, ds, slow=True))
+    assert slow[-1] == "review kind=quarter" and kept_view(Scope(ds), *review)
+    assert slow[:-1] and all(label.endswith(tuple(f" channel={c}" for c in ("Online", "Partner", "Phone", "Store")))
+                             for label in slow[:-1])  # the four pages' views of each channel (the next test)
     # every kept view reads back equal to a fresh computation
     fresh = views.portfolio(store, default)
     kept = views.compute(store, "portfolio", default)
@@ -341,6 +353,46 @@ def test_warm_keeps_every_default_view_and_pages_then_read_them(small, monkeypat
     # every k the Differentiate page offers is prepared: choosing one is a read
     for k in views.SEGMENT_KS:
         assert views.compute(store, "segmentation", default, k=k)["k"] == k
+
+
+def test_warm_keeps_the_four_pages_views_of_each_channel(small, monkeypatch):
+    # A channel filter changes each customer's purchases, so nothing of the default scope serves it: warm(slow=True)
+    # keeps the views the pages open with for each channel, and a page's channel filter reads them.
+    store, ds = small
+    views.warm(store, ds, slow=True)
+    default = facts.default_scope(store, ds)
+    channels = views.channel_scopes(store, default)
+    assert [c.channels for c in channels] == [("Online",), ("Partner",), ("Phone",), ("Store",)]
+    assert all((c.start, c.end, c.picks_customers) == (default.start, default.end, False) for c in channels)
+    for scope in channels:
+        for name, params in views.channel_requests(scope):
+            assert results.is_kept(store, ds, name, results.scope_key(store, scope, params, views.priced(name, params)))
+    # the other choices of k, the scorecards' evidence and the other holdouts are left to when they are asked for
+    names = {(name, params.get("k")) for name, params in views.channel_requests(default)}
+    assert ("segmentation", "auto") in names and ("segmentation", 3) not in names and ("evidence", None) not in names
+    assert [n for n, _ in views.channel_requests(default)].count("holdout") == 1
+    # what is kept for a channel is that channel's figures, equal to computing them now ...
+    online = channels[0]
+    fresh, whole = views.portfolio(store, online), views.compute(store, "portfolio", default)
+    monkeypatch.setitem(views.VIEWS, "portfolio", lambda *a, **k: pytest.fail("recomputed"))
+    kept = views.compute(store, "portfolio", online)
+    assert kept["summary"] == fresh["summary"] and kept["abc"].equals(fresh["abc"])
+    assert 0 < kept["summary"]["revenue"] < whole["summary"]["revenue"]
+    # ... and a region with it picks its customers out of the channel's kept views, not the default scope's
+    monkeypatch.setattr("crm_core.metrics.clv.fit_clv", lambda *a, **k: pytest.fail("fitted again"))
+    region = store.table("customers", ds)["region"].drop_nulls().sort()[0]
+    picked = views.compute(store, "clv_scores", Scope(ds, default.start, default.end, regions=(region,),
+                                                      channels=online.channels),
+                           calibration_end=views.calibration_end(default, (default.start, default.end)))
+    whole_fit = views.compute(store, "clv_fit", online, calibration_end=views.calibration_end(default, (
+        default.start, default.end)))["frame"]
+    chosen = store.table("customers", ds).filter(pl.col("region") == region)["customer_id"]
+    assert picked["error"] is None and 0 < picked["frame"].height < whole_fit.height
+    assert picked["frame"].equals(whole_fit.filter(pl.col("customer_id").is_in(chosen.implode())).select(
+        picked["frame"].columns))
+    # a dataset with more channels than PRESET_CHANNELS_MAX has none prepared (each would cost the pages' fits)
+    monkeypatch.setattr(views, "PRESET_CHANNELS_MAX", 3)
+    assert views.channel_scopes(store, default) == []
 
 
 def test_segment_features_take_the_kept_clv_fit(small):
