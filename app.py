@@ -104,11 +104,20 @@ def filters_panel(row: dict) -> None:
     state.init_filters(row["dataset_id"], span, options)
     st.markdown("#### Filters")
     if span:
+        st.selectbox(  # init_filters sets the window of a quick choice before the widgets are drawn
+            "Period",
+            state.PERIODS,
+            key=state.FILTER_PERIOD,
+            help="A quick choice of analysis window, up to the data's last purchase day; or pick the dates below. "
+                 "The whole history and the last 12 months are prepared ahead, so they open at once.",
+        )
         st.date_input(  # its value is the session's, which init_filters always sets (a value= too logs a warning)
             "Analysis window",
             min_value=span[0],
             max_value=span[1],
             key=state.FILTER_WINDOW,
+            on_change=state.window_picked,
+            args=(span,),
             help="Purchases from the first to the last day, inclusive. Defaults to the dataset's full span.",
         )
     else:

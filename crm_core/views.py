@@ -817,6 +817,39 @@ def channel_scopes(store, scope: Scope) -> list[Scope]:
     return [replace(scope, channels=(name,)) for name in names]
 
 
+# The sidebar's quick periods (crm_core.metrics.scope.WINDOW_PRESETS) kept by warm(slow=True) besides the whole
+# history: the four pages' views of the window and the previous period's KPIs their cards compare with. A new window
+# is 4-9 s a page at 10M transactions, and the last year is the window a review of the customer base looks at first.
+PREPARED_PERIODS: tuple[str, ...] = ("Last 12 months",)
+
+
+def period_scopes(scope: Scope) -> list[Scope]:
+    """``scope`` (the default scope) over each of the :data:`PREPARED_PERIODS` that is not its whole span."""
+    from crm_core.metrics.scope import WINDOW_PRESETS, preset_window
+
+    span = (scope.start, scope.end)
+    windows = [preset_window(span, WINDOW_PRESETS[label]) for label in PREPARED_PERIODS]
+    return [scope.with_window(*w) for w in dict.fromkeys(windows) if w != span]
+
+
+def period_requests(store, scope: Scope, span: tuple[date, date]) -> list[tuple[Scope, str, dict | Callable]]:
+    """The views the four pages show for the window of ``scope`` (:func:`channel_requests`) and those of its
+    previous period that the KPI cards compare with (when the data covers it): the portfolio KPIs, the cost view,
+    the retention overview under the window's churn rule (``params`` found when it is reached) and the average
+    CLV."""
+    requests: list[tuple[Scope, str, dict | Callable]] = [(scope, n, p) for n, p in channel_requests(scope)]
+    previous = scope.previous()
+    if previous is None or previous.start < span[0]:  # an incomplete previous period is not compared
+        return requests
+    return requests + [
+        (previous, "portfolio_kpis", {}),
+        (previous, "cost_view", {"top": TOP_CUSTOMERS}),
+        (previous, "retention_overview",
+         lambda: {"inactivity_days": compute(store, "retention_overview", scope)["churn_days"]}),
+        (previous, "average_clv", {"calibration_end": previous.end}),
+    ]
+
+
 def channel_requests(scope: Scope) -> list[tuple[str, dict]]:
     """The :func:`default_requests` the four pages open with: without the other choices of k, the scorecards'
     evidence (the QCI and Gartner pages) and the holdouts of other lengths."""
@@ -832,8 +865,9 @@ def channel_requests(scope: Scope) -> list[tuple[str, dict]]:
 def warm(store, dataset_id: int, progress: Callable[[int, int, str], None] | None = None,
          slow: bool = False) -> dict[str, float]:
     """Compute and keep every default-scope view of a dataset (after an import), so each page's first view
-    is a read; with ``slow``, then the four pages' views of each channel (:func:`channel_scopes`) and the
-    :data:`SLOW_REQUESTS` too. Views already kept are not read again.
+    is a read; with ``slow``, then the four pages' views of each channel (:func:`channel_scopes`) and of the
+    :data:`PREPARED_PERIODS` (:func:`period_requests`), and the :data:`SLOW_REQUESTS` too. Views already kept are
+    not read again.
     ``progress(done, total, name)`` is called before each view (an exception it raises stops the work there).
     Returns seconds per view computed; a view that fails is logged and skipped (the page will say why when
     it is opened)."""
@@ -844,11 +878,19 @@ def warm(store, dataset_id: int, progress: Callable[[int, int, str], None] | Non
     if slow:
         requests += [(where, name, params) for where in channel_scopes(store, scope)
                      for name, params in channel_requests(where)]
+        requests += [r for where in period_scopes(scope) for r in period_requests(store, where, (scope.start,
+                                                                                                 scope.end))]
         requests += [(Scope(dataset_id), name, params) for name, params in SLOW_REQUESTS]
     seconds: dict[str, float] = {}
     for i, (where, name, params) in enumerate(requests):
         if progress is not None:
             progress(i, len(requests), name)
+        if callable(params):  # found from a view before it (a window's churn rule)
+            try:
+                params = params()
+            except Exception as exc:
+                log.warning("could not prepare %s of dataset %s: %s", name, dataset_id, exc, exc_info=exc)
+                continue
         if results.is_kept(store, dataset_id, name, results.scope_key(store, where, params, priced(name, params))):
             continue
         start = time.perf_counter()
@@ -862,7 +904,8 @@ def warm(store, dataset_id: int, progress: Callable[[int, int, str], None] | Non
             log.warning("could not prepare %s %s of dataset %s: %s", name, params, dataset_id, exc, exc_info=exc)
             continue
         label = name + ("" if not params else " " + " ".join(f"{k}={v}" for k, v in params.items())) + (
-            f" channel={','.join(where.channels)}" if where.channels else "")
+            f" channel={','.join(where.channels)}" if where.channels else "") + (
+            f" window={where.start}..{where.end}" if where != scope and not where.channels and where.start else "")
         seconds[label] = round(time.perf_counter() - start, 3)
     if progress is not None:
         progress(len(requests), len(requests), "done")

@@ -11,10 +11,11 @@ from datetime import date
 
 import streamlit as st
 
-from crm_core.metrics.scope import Scope
+from crm_core.metrics.scope import WINDOW_PRESETS, Scope, preset_window
 
 # ---------------------------------------------------------------------------- sidebar (app.py)
 DATASET = "dataset"  # selectbox: the selected dataset's name
+FILTER_PERIOD = "filter_period"  # selectbox: a quick choice of window (scope.WINDOW_PRESETS) or CUSTOM_PERIOD
 FILTER_WINDOW = "filter_window"  # date_input: (start, end) of the analysis window
 FILTER_REGIONS = "filter_regions"  # multiselects: empty means "all"
 FILTER_SEGMENTS = "filter_segments"
@@ -95,6 +96,9 @@ DATE_ORDERS: dict[str, bool | None] = {  # label -> pipeline ``dayfirst``
 }
 
 MULTISELECT_FILTERS: tuple[str, ...] = (FILTER_REGIONS, FILTER_SEGMENTS, FILTER_CHANNELS, FILTER_OWNERS)
+CUSTOM_PERIOD = "Custom dates"  # the period choice of a window picked with the dates
+PERIODS: tuple[str, ...] = (*WINDOW_PRESETS, CUSTOM_PERIOD)  # the period selectbox's options
+DEFAULT_PERIOD = next(iter(WINDOW_PRESETS))  # the whole purchase span
 
 
 # ---------------------------------------------------------------------------- filters
@@ -134,17 +138,24 @@ def init_filters(
 ) -> None:
     """Give the filter widgets their defaults for the dataset (full purchase span, nothing narrowed)
     when the dataset changed or the filters were reset; otherwise keep the user's choice but drop
-    values the dataset no longer has, so a widget never holds a value outside its options.
+    values the dataset no longer has, so a widget never holds a value outside its options. A quick
+    period choice sets the window (over the current span); custom dates are kept inside the span.
 
     Must run before the filter widgets are created in this run."""
     state = st.session_state
     if state.get(FILTERS_FOR) != dataset_id:
         state[FILTERS_FOR] = dataset_id
+        state[FILTER_PERIOD] = DEFAULT_PERIOD
         state[FILTER_WINDOW] = span if span else ()
         for key in MULTISELECT_FILTERS:
             state[key] = []
         return
-    if span:
+    if state.get(FILTER_PERIOD) not in PERIODS:
+        state[FILTER_PERIOD] = DEFAULT_PERIOD if window_bounds(state.get(FILTER_WINDOW)) == tuple(span or ()) else (
+            CUSTOM_PERIOD)
+    if span and state[FILTER_PERIOD] in WINDOW_PRESETS:  # a quick choice follows the data (an import moves its end)
+        state[FILTER_WINDOW] = preset_window(span, WINDOW_PRESETS[state[FILTER_PERIOD]])
+    elif span:
         start, end = window_bounds(state.get(FILTER_WINDOW))
         if start is None or end is None:
             state[FILTER_WINDOW] = span
@@ -155,6 +166,15 @@ def init_filters(
     for key in MULTISELECT_FILTERS:
         allowed = set(options.get(key, ()))
         state[key] = [v for v in state.get(key) or [] if v in allowed]
+
+
+def window_picked(span: tuple[date, date] | None) -> None:
+    """The window date_input's callback: the period choice becomes the quick choice these dates are, if any, else
+    :data:`CUSTOM_PERIOD` (so the next run keeps the dates instead of the previous quick choice's)."""
+    state = st.session_state
+    window = window_bounds(state.get(FILTER_WINDOW))
+    matches = [label for label, months in WINDOW_PRESETS.items() if span and preset_window(span, months) == window]
+    state[FILTER_PERIOD] = matches[0] if matches else CUSTOM_PERIOD
 
 
 def reset_filters() -> None:

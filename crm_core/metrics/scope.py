@@ -7,6 +7,7 @@ Region, segment and owner filter customers (customers table); channel filters pu
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
@@ -100,6 +101,32 @@ class Scope:
             return every
         used = set(re.findall(r"\$([A-Za-z_]\w*)", sql))
         return {k: v for k, v in every.items() if k in used}
+
+
+# The sidebar's quick choices of analysis window: label -> months up to the data's last purchase day (None: the
+# whole purchase span, the default). Any other window is picked with dates ("custom").
+WINDOW_PRESETS: dict[str, int | None] = {
+    "Whole history": None,
+    "Last 12 months": 12,
+    "Last 6 months": 6,
+    "Last 3 months": 3,
+}
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day ``months`` calendar months earlier, the month's last day where it has no such day."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def preset_window(span: tuple[date, date], months: int | None) -> tuple[date, date]:
+    """The window of a :data:`WINDOW_PRESETS` choice over a dataset's purchase span (first, last day): the last
+    ``months`` calendar months up to the last day (from the day after the same day ``months`` months earlier), not
+    before the first day; the whole span for None."""
+    first, last = span
+    if months is None:
+        return first, last
+    return max(first, months_before(last + DAY, months)), last
 
 
 # Customers passing the region / segment / owner filters. A customer that is not in the customers

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import polars as pl
 
 from crm_core import charts
+from crm_core.metrics.scope import preset_window
 from crm_core.store import TableLoad
 from ui import data, state
 
@@ -124,6 +125,36 @@ def test_a_whole_previous_period_gives_deltas(app):
     assert shown["Top-20% share"][1].endswith("pp")
     assert shown["Gini (revenue)"][1][0] in "+-"
     assert not any("previous period incomplete" == c.value for c in at.caption)
+
+
+def test_a_quick_period_sets_the_window_and_follows_the_dates_picked(app):
+    at = portfolio_page(app)
+    period, window = at.selectbox(key=state.FILTER_PERIOD), at.date_input(key=state.FILTER_WINDOW)
+    first, last = window.value
+    assert period.value == "Whole history" and period.options == [*state.PERIODS]
+    before = kpis(at)["Customers"]
+    assert before[1] == ""  # the whole history has no previous period to compare with
+    period.set_value("Last 12 months").run()
+    assert_clean(at)
+    # by hand: the 12 calendar months up to the last purchase day, and the cards compare them with the year before
+    year = (date(last.year - 1, last.month, last.day) + timedelta(days=1), last)
+    assert at.date_input(key=state.FILTER_WINDOW).value == year
+    shown = kpis(at)["Customers"]
+    assert int(shown[0].replace(",", "")) < int(before[0].replace(",", "")) and shown[1][0] in "+-"
+    # dates picked by hand make the period custom, and the next run keeps them
+    at.date_input(key=state.FILTER_WINDOW).set_value((date(2025, 1, 1), date(2025, 6, 30))).run()
+    assert at.selectbox(key=state.FILTER_PERIOD).value == state.CUSTOM_PERIOD
+    at.run()
+    assert at.date_input(key=state.FILTER_WINDOW).value == (date(2025, 1, 1), date(2025, 6, 30))
+    # dates that are a quick period's show it; Reset filters goes back to the whole history
+    at.date_input(key=state.FILTER_WINDOW).set_value(year).run()
+    assert at.selectbox(key=state.FILTER_PERIOD).value == "Last 12 months"
+    at.selectbox(key=state.FILTER_PERIOD).set_value("Last 3 months").run()
+    assert at.date_input(key=state.FILTER_WINDOW).value == preset_window((first, last), 3)
+    at.button(key=state.RESET_FILTERS).click().run()
+    assert_clean(at)
+    assert at.selectbox(key=state.FILTER_PERIOD).value == "Whole history"
+    assert at.date_input(key=state.FILTER_WINDOW).value == (first, last) and kpis(at)["Customers"] == before
 
 
 def test_an_empty_window_says_so(app, store):

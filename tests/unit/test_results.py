@@ -10,7 +10,7 @@ call is a read.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -339,8 +339,9 @@ def test_warm_keeps_every_default_view_and_pages_then_read_them(small, monkeypat
     assert views.SLOW_REQUESTS == (review,) and not kept_view(Scope(ds), *review)
     slow = list(views.warm(store, ds, slow=True))
     assert slow[-1] == "review kind=quarter" and kept_view(Scope(ds), *review)
+    # the four pages' views of each channel and of the last 12 months (the next tests)
     assert slow[:-1] and all(label.endswith(tuple(f" channel={c}" for c in ("Online", "Partner", "Phone", "Store")))
-                             for label in slow[:-1])  # the four pages' views of each channel (the next test)
+                             or " window=" in label for label in slow[:-1])
     # every kept view reads back equal to a fresh computation
     fresh = views.portfolio(store, default)
     kept = views.compute(store, "portfolio", default)
@@ -390,9 +391,44 @@ def test_warm_keeps_the_four_pages_views_of_each_channel(small, monkeypatch):
     assert picked["error"] is None and 0 < picked["frame"].height < whole_fit.height
     assert picked["frame"].equals(whole_fit.filter(pl.col("customer_id").is_in(chosen.implode())).select(
         picked["frame"].columns))
+    # what warm keeps with the most channels it prepares leaves the kept results room for other windows (~25 each)
+    most = results.kept(store, ds).height + (views.PRESET_CHANNELS_MAX - len(channels)) * len(
+        views.channel_requests(online))
+    assert most + 6 * 25 <= results.KEEP_PER_DATASET
     # a dataset with more channels than PRESET_CHANNELS_MAX has none prepared (each would cost the pages' fits)
     monkeypatch.setattr(views, "PRESET_CHANNELS_MAX", 3)
     assert views.channel_scopes(store, default) == []
+
+
+def test_warm_keeps_the_last_12_months_and_the_previous_period_its_cards_compare_with(small, monkeypatch):
+    # The sidebar's "Last 12 months" is prepared with the slow views: its four pages' views, and the previous year's
+    # KPIs the cards compare with, so the choice is a read.
+    store, ds = small
+    views.warm(store, ds, slow=True)
+    default = facts.default_scope(store, ds)
+    [year] = views.period_scopes(default)
+    after_a_year_before = date(default.end.year - 1, default.end.month, default.end.day) + timedelta(days=1)
+    assert (year.start, year.end, year.filtered) == (after_a_year_before, default.end, False)
+    previous = year.previous()
+    requests = views.period_requests(store, year, (default.start, default.end))
+    assert {(where, name) for where, name, _ in requests if where == previous} == {
+        (previous, "portfolio_kpis"), (previous, "cost_view"), (previous, "retention_overview"),
+        (previous, "average_clv")}
+    churn_days = views.compute(store, "retention_overview", year)["churn_days"]
+    for where, name, params in requests:
+        params = params() if callable(params) else params
+        if where == previous and name == "retention_overview":
+            assert params == {"inactivity_days": churn_days}  # the window's rule, as the Retention page asks
+        where = views.canonical_scope(store, name, where)
+        assert results.is_kept(store, ds, name, results.scope_key(store, where, params, views.priced(name, params)))
+    fresh = views.portfolio(store, year)
+    monkeypatch.setitem(views.VIEWS, "portfolio", lambda *a, **k: pytest.fail("recomputed"))
+    monkeypatch.setitem(views.VIEWS, "portfolio_kpis", lambda *a, **k: pytest.fail("recomputed"))
+    kept = views.compute(store, "portfolio", year)
+    assert kept["summary"] == fresh["summary"] and kept["abc"].equals(fresh["abc"])
+    assert views.compute(store, "portfolio_kpis", previous) == views.portfolio_kpis(store, previous)
+    # a dataset shorter than a year has no such window apart from its whole span
+    assert views.period_scopes(default.with_window(year.start, default.end)) == []
 
 
 def test_segment_features_take_the_kept_clv_fit(small):
@@ -438,7 +474,6 @@ def test_retention_clv_and_headline_evidence_share_the_pages_views(small, monkey
     # cost per customer for the headline group); the values are
     # those the evidence module computes on its own (frameworks/evidence.py), on the default scope, a
     # filtered one and a window without purchases.
-    from datetime import timedelta
 
     from crm_core.frameworks import evidence as ev
 

@@ -9,10 +9,13 @@ import pytest
 
 from crm_core.metrics.scope import (
     CHOSEN_CUSTOMERS,
+    WINDOW_PRESETS,
     Scope,
     activity_sql,
     chosen_customers,
     customers_sql,
+    months_before,
+    preset_window,
     purchases_sql,
 )
 from crm_core.store import Store, TableLoad
@@ -75,6 +78,22 @@ def test_previous_period_has_equal_length_and_describe():
     assert Scope(1).previous() is None
     assert q1.describe() == "2024-04-01 to 2024-06-30; region: EU" and q1.active == 1
     assert Scope(1).describe() == "all data"
+
+
+def test_quick_periods_are_calendar_months_up_to_the_last_purchase_day():
+    # by hand: the last 12 months up to 2026-09-29 start the day after 2025-09-29; a month without the day takes
+    # its last one (31 March less a month is 28 February, 29 in a leap year); never before the first purchase day
+    assert months_before(date(2026, 9, 30), 12) == date(2025, 9, 30)
+    assert months_before(date(2026, 3, 31), 1) == date(2026, 2, 28)
+    assert months_before(date(2024, 3, 31), 1) == date(2024, 2, 29)
+    assert months_before(date(2026, 1, 15), 1) == date(2025, 12, 15)
+    span = (date(2024, 1, 15), date(2026, 9, 29))
+    assert preset_window(span, 12) == (date(2025, 9, 30), date(2026, 9, 29))  # 365 days
+    assert preset_window(span, 6) == (date(2026, 3, 30), date(2026, 9, 29))
+    assert preset_window(span, 3) == (date(2026, 6, 30), date(2026, 9, 29))
+    assert preset_window(span, None) == span == preset_window(span, WINDOW_PRESETS["Whole history"])
+    assert preset_window((date(2026, 1, 15), date(2026, 9, 29)), 12) == (date(2026, 1, 15), date(2026, 9, 29))
+    assert list(WINDOW_PRESETS) == ["Whole history", "Last 12 months", "Last 6 months", "Last 3 months"]
 
 
 def test_params_bind_only_what_a_query_uses():
