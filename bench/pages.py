@@ -14,13 +14,15 @@ tab is changed with that tab open); null when the widget could not be found or c
 on Cost to serve, the rate editor's Reset and Save buttons, which write rates to the copy and recompute the page; then
 ``prepared_again_s``: from the save's page drawn until the app logs that its background preparation of the
 priced views after the new rates is done).
-With ``--filters [region segment owner channel]`` (region when none is named), then one more line per filter
+With ``--filters [region segment owner channel period]`` (region when none is named), then one more line per filter
 and page of ``--pages`` ``{"page", "filter", "value", "seconds", "filter_cleared"}``: that sidebar filter set on
 that page in a new tab, and cleared again; each page sets another value (the i-th page the i-th value, in turn),
 one no page has set before when there are enough, so no page reads what another computed for it (every page's
 results change with a filter: on a large database this takes long, hence off by default). A region, segment or
 owner picks customers out of the kept results; a channel changes each customer's purchases, so its figures are
-computed (bench/window.py times the other computed case, a new analysis window, on the server).
+read from those kept for each channel by ``prepare``. ``period`` chooses "Last 12 months" in the sidebar's Period
+on each page (kept by ``prepare`` too) and "Whole history" again to clear it (bench/window.py times the computed
+case, a window of other dates, on the server).
 ``--breakdown`` adds, per widget change and filter, where its time went: ``server_cpu_s`` (CPU seconds of
 the app's process, all its threads, from Linux's /proc) and ``browser_busy_s`` (the page's main-thread long tasks, over
 50 ms each, summed): what is left of the seconds is waiting, the websocket and short tasks. A change whose server
@@ -347,7 +349,8 @@ def change(page, name: str, label: str, find, timeout_ms: float, shots: Path | N
     return round(seconds, 2)
 
 
-FILTERS = ("Region", "Segment", "Owner", "Channel")  # the sidebar's multiselects (app.py's filters_panel)
+FILTERS = ("Region", "Segment", "Owner", "Channel", "Period")  # the sidebar's filters (app.py's filters_panel)
+PERIOD, WHOLE = "Last 12 months", "Whole history"  # the quick period timed (prepared ahead) and the default
 
 
 def sidebar_filter(browser, url: str, name: str, nth: int, timeout_ms: float, label: str = "Region") -> dict:
@@ -358,7 +361,7 @@ def sidebar_filter(browser, url: str, name: str, nth: int, timeout_ms: float, la
         render(page, f"{url}/{name}", timeout_ms)
         box = page.locator(SIDEBAR).get_by_role("combobox", name=label, exact=True)
         values = open_list(page, box).filter(has_not_text="Select all")  # the list starts with "Select all"
-        chosen = values.nth(nth % values.count())
+        chosen = values.filter(has_text=PERIOD) if label == "Period" else values.nth(nth % values.count())
         line["value"] = chosen.inner_text(timeout=FIND_MS).strip()
 
         def choose():
@@ -368,8 +371,14 @@ def sidebar_filter(browser, url: str, name: str, nth: int, timeout_ms: float, la
         line["seconds"] = round(seconds, 2)
         if where is not None:
             line["breakdown"] = where
-        remove = page.locator(SIDEBAR).get_by_role("button", name=f"Remove {line['value']}", exact=True)
-        line["filter_cleared"] = round(timed(page, lambda: remove.click(timeout=FIND_MS), timeout_ms), 2)
+        if label == "Period":  # back to the whole history
+            def clear():
+                open_list(page, box).filter(has_text=WHOLE).click(timeout=FIND_MS)
+        else:
+            def clear():
+                page.locator(SIDEBAR).get_by_role("button", name=f"Remove {line['value']}", exact=True).click(
+                    timeout=FIND_MS)
+        line["filter_cleared"] = round(timed(page, clear, timeout_ms), 2)
     except Exception as exc:  # noqa: BLE001 - recorded as null
         print(f"{label} filter not measured: {type(exc).__name__}: {str(exc).splitlines()[0]}", file=sys.stderr,
               flush=True)

@@ -1,6 +1,6 @@
 """What a new analysis window costs each page, on a database of any size (server side, no browser).
 
-    python bench/window.py --db /path/to/crm.duckdb [--days 365] [--pages portfolio retention ...]
+    python bench/window.py --db /path/to/crm.duckdb [--days 200] [--pages portfolio retention ...]
 
 Runs the app in Streamlit's AppTest on a COPY of ``--db`` (the app writes kept results), sets the sidebar's
 analysis window to the last ``--days`` days of the data on the first page, then opens the others, and prints one
@@ -8,7 +8,9 @@ JSON line: ``{"window": "START..END", "<page>": seconds, "<page>_rerun": seconds
 from the window change (or from opening it) to its end, computing what that window needs, then a rerun (what any
 widget change after it costs at least on the server). The first page pays for what the pages share (the window's
 customer facts). A window that keeps the end and moves the start is the usual change; the default scope's kept
-results (``python -m crm_core prepare``) are what it may reuse. bench/pages.py times the pages in a real browser.
+results (``python -m crm_core prepare``) are what it may reuse. ``prepare`` keeps the last 12 months as well, so
+``--days 365`` (366 across a leap day) times that read; the default, 200 days, is dates nobody prepared.
+bench/pages.py times the pages in a real browser.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--db", required=True)
-    ap.add_argument("--days", type=int, default=365, help="length of the new window, ending on the last day")
+    ap.add_argument("--days", type=int, default=200, help="length of the new window, ending on the last day")
     ap.add_argument("--pages", nargs="+", default=["portfolio", "retention", "differentiate", "cost_to_serve"])
     ap.add_argument("--timeout", type=float, default=900, help="seconds a page may take")
     args = ap.parse_args(argv)
