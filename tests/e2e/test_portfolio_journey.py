@@ -3,7 +3,11 @@ navigation and sees the KPI cards and the Pareto curve."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from playwright.sync_api import expect
+
+from crm_core.metrics.scope import months_before
 
 from .conftest import back_to_sample, click_for_run, full_screenshot, open_tab, pick_option, wait_ready
 
@@ -35,6 +39,37 @@ def test_portfolio_page_shows_kpis_and_the_pareto_curve(app_server, page):
         expect(page.get_by_role("heading", name="Concentration", exact=True)).to_have_count(0)
     expect(page.locator('[data-testid="stMain"]').get_by_role("combobox", name="Customer to look into")).to_be_visible()
     full_screenshot(page, "portfolio_top_customers")
+
+
+def test_the_last_12_months_compare_with_the_year_before(app_server, page):
+    # The sidebar's Period: a manager picks the last 12 months; the window and the scope show the year up to the
+    # last purchase day, and every card carries its change against the 12 months before.
+    page.goto(f"{app_server}/portfolio")
+    wait_ready(page, timeout=120_000)
+    back_to_sample(page)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    period = sidebar.get_by_role("combobox", name="Period", exact=True)
+    expect(period).to_have_value("Whole history")
+    caption = page.get_by_text("Changes against ", exact=False)
+
+    def choose():
+        options(page, period)  # opens the list, however the box takes the click
+        page.get_by_role("option", name="Last 12 months", exact=True).click()
+
+    def detour():  # the choice was shown but not sent: choose another, then this one again
+        options(page, period)
+        page.get_by_role("option", name="Last 6 months", exact=True).click()
+
+    click_for_run(page, choose, detour, done=caption)
+    expect(period).to_have_value("Last 12 months")
+    expect(caption.first).to_be_visible(timeout=60_000)
+    scope = page.get_by_text("Scope: ", exact=False).first.inner_text()  # "Scope: START to END. Money in USD."
+    start, end = (date.fromisoformat(d) for d in scope.removeprefix("Scope: ").split(".")[0].split(" to "))
+    assert start == months_before(end + timedelta(days=1), 12)  # the day after the same day a year before
+    deltas = page.locator('[data-testid="stMetricDelta"]')
+    expect(deltas).to_have_count(5, timeout=30_000)
+    wait_ready(page)
+    full_screenshot(page, "portfolio_last_12_months")
 
 
 def test_the_customer_box_follows_the_drill_down_when_a_filter_drops_the_pick(app_server, page):
