@@ -834,7 +834,8 @@ def period_scopes(scope: Scope) -> list[Scope]:
 
 def period_requests(store, scope: Scope, span: tuple[date, date]) -> list[tuple[Scope, str, dict | Callable]]:
     """The views the four pages show for the window of ``scope`` (:func:`channel_requests`) and those of its
-    previous period that the KPI cards compare with (when the data covers it): the portfolio KPIs, the cost view,
+    previous period that the KPI cards compare with (when the data covers it): the Identify counts, the buyers and
+    the portfolio KPIs, the cost view,
     the retention overview under the window's churn rule (``params`` found when it is reached) and the average
     CLV."""
     requests: list[tuple[Scope, str, dict | Callable]] = [(scope, n, p) for n, p in channel_requests(scope)]
@@ -842,6 +843,8 @@ def period_requests(store, scope: Scope, span: tuple[date, date]) -> list[tuple[
     if previous is None or previous.start < span[0]:  # an incomplete previous period is not compared
         return requests
     return requests + [
+        (previous, "identify", {}),
+        (previous, "buyer_count", {}),
         (previous, "portfolio_kpis", {}),
         (previous, "cost_view", {"top": TOP_CUSTOMERS}),
         (previous, "retention_overview",
@@ -891,7 +894,8 @@ def warm(store, dataset_id: int, progress: Callable[[int, int, str], None] | Non
             except Exception as exc:
                 log.warning("could not prepare %s of dataset %s: %s", name, dataset_id, exc, exc_info=exc)
                 continue
-        if results.is_kept(store, dataset_id, name, results.scope_key(store, where, params, priced(name, params))):
+        kept_as = canonical_scope(store, name, where)  # e.g. a year's CLV fit is the whole history's, kept already
+        if results.is_kept(store, dataset_id, name, results.scope_key(store, kept_as, params, priced(name, params))):
             continue
         start = time.perf_counter()
         try:

@@ -61,21 +61,46 @@ def feature_labels(profile: pl.DataFrame, unit: str) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------- sections
-def identify_section(scope, buyers: int | None) -> None:
+def identify_figures(ident: dict) -> dict:
+    """The Identify cards' figures of an ``identify_summary``: the count and the shares of the identified."""
+    n = ident["identified"]
+    return {"identified": n, "contactable": ident["contactable_share"],
+            "with_email": ident["with_email"] / n if n else None, "with_phone": ident["with_phone"] / n if n else None}
+
+
+def identify_section(scope, buyers: int | None, span=None) -> None:
+    """The Identify KPI cards, with their changes against the previous period of equal length when the dataset has
+    purchases (``span``) and the data covers that period."""
     st.subheader("Identify")
     ident = data.identify_summary(scope)
     n = ident["identified"]
-    share = (lambda count: count / n if n else None)
+    now = identify_figures(ident)
+    previous, incomplete = widgets.previous_period(scope, span) if span else (None, False)
+    compare = previous is not None and not incomplete
+    before = identify_figures(data.identify_summary(previous)) if compare else {}
+    if compare and buyers is not None:
+        before["bought"] = data.buyer_count(previous)
+
+    def delta(key: str, current, mode: str = "relative") -> str | None:
+        return widgets.delta_text(current, before.get(key), mode=mode) if compare else None
+
     cards = [
-        ("Identified", f"{n:,}", IDENTIFIED_HELP),
-        ("Contactable", widgets.pct(ident["contactable_share"]), CONTACTABLE_HELP),
-        ("With email", widgets.pct(share(ident["with_email"])), EMAIL_HELP),
-        ("With phone", widgets.pct(share(ident["with_phone"])), PHONE_HELP),
-        ("Bought in window", "–" if buyers is None else f"{buyers:,}", catalog.metric("customers").help),
+        ("Identified", f"{n:,}", IDENTIFIED_HELP, delta("identified", n), "normal"),
+        ("Contactable", widgets.pct(now["contactable"]), CONTACTABLE_HELP,
+         delta("contactable", now["contactable"], "points"), "normal"),
+        ("With email", widgets.pct(now["with_email"]), EMAIL_HELP, delta("with_email", now["with_email"], "points"),
+         "normal"),
+        ("With phone", widgets.pct(now["with_phone"]), PHONE_HELP, delta("with_phone", now["with_phone"], "points"),
+         "normal"),
+        ("Bought in window", "–" if buyers is None else f"{buyers:,}", catalog.metric("customers").help,
+         delta("bought", buyers), "normal"),
     ]
-    for col, (label, value, help_text) in zip(st.columns(len(cards)), cards):
-        with col:
-            widgets.kpi_card(label, value, help_text)
+    if span:
+        widgets.kpi_row(cards, previous, incomplete, span)
+    else:  # no purchases: no window to compare
+        for col, (label, value, help_text, _, _) in zip(st.columns(len(cards)), cards):
+            with col:
+                widgets.kpi_card(label, value, help_text)
     if not n:
         st.caption("No customer records in scope: import a customers export (with email and phone) on the Data "
                    "page to know whom you can reach.")
@@ -280,7 +305,8 @@ def main() -> None:
     unit = charts.money_unit(currency)
     name = ds["name"]
     widgets.scope_caption(scope, currency)
-    if data.purchase_span(ds["dataset_id"]) is None:
+    span = data.purchase_span(ds["dataset_id"])
+    if span is None:
         identify_section(scope, None)
         st.info("This dataset has no purchases yet: import transactions (orders, invoices) or won deals on the Data "
                 "page to segment customers.", icon=":material/info:")
@@ -289,7 +315,7 @@ def main() -> None:
     st.session_state.setdefault(state.DIFFERENTIATE_K, "auto")
     with st.spinner("Fitting k-means segments…"):
         seg = data.segmentation(scope, st.session_state[state.DIFFERENTIATE_K])
-    identify_section(scope, seg["customers"])
+    identify_section(scope, seg["customers"], span)
     st.divider()
     if not seg["customers"]:
         st.info(f"{EMPTY_WINDOW} ({scope.describe()}). Widen the analysis window or clear filters in the sidebar.",

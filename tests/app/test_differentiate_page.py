@@ -9,6 +9,7 @@ from datetime import date
 
 import pytest
 
+from crm_core.sample import SAMPLE_DATASET
 from ui import state
 
 from .test_data_page import assert_clean, texts
@@ -104,6 +105,33 @@ def test_a_region_filter_changes_the_identified_customers(app):
     assert_clean(at)
     after = int(metric(at, "Identified").replace(",", ""))
     assert 0 < after < before
+
+
+def test_the_identify_cards_compare_with_the_previous_period(app, store):
+    at = differentiate_page(app)
+    # the whole history: the period before it is not in the data, so the cards say so instead of a change
+    assert all(not m.delta for m in at.metric if m.label == "Identified")
+    at.date_input(key=state.FILTER_WINDOW).set_value((date(2025, 7, 1), date(2025, 12, 31))).run()
+    assert_clean(at)
+    cards = {m.label: (m.value, m.delta) for m in at.metric}
+    # by SQL on the sample company's rows: customers known by each window's end, and who bought in each window
+    ds = store.query("SELECT dataset_id FROM datasets WHERE name = ?", [SAMPLE_DATASET])["dataset_id"][0]
+
+    def known(end: date) -> int:
+        return int(store.scalar("SELECT count(*) FROM customers WHERE dataset_id = ? AND (created_at IS NULL OR "
+                                "created_at < ?)", [ds, end]))
+
+    def bought(start: date, end: date) -> int:
+        return int(store.scalar("SELECT count(DISTINCT customer_id) FROM purchases WHERE dataset_id = ? AND "
+                                "status = 'completed' AND occurred_at >= ? AND occurred_at < ?", [ds, start, end]))
+
+    # the previous period has the same 184 days: 2024-12-29 to 2025-06-30
+    now, before = known(date(2026, 1, 1)), known(date(2025, 7, 1))
+    assert cards["Identified"] == (f"{now:,}", f"{(now - before) / before:+.1%}")
+    now, before = bought(date(2025, 7, 1), date(2026, 1, 1)), bought(date(2024, 12, 29), date(2025, 7, 1))
+    assert cards["Bought in window"] == (f"{now:,}", f"{(now - before) / before:+.1%}")
+    assert all(cards[label][1].endswith(" pp") for label in ("Contactable", "With email", "With phone"))
+    assert any("Changes against 2024-12-29 to 2025-06-30" in c.value for c in at.caption)
 
 
 def test_an_empty_window_says_so(app, store):

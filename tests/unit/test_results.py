@@ -412,8 +412,8 @@ def test_warm_keeps_the_last_12_months_and_the_previous_period_its_cards_compare
     previous = year.previous()
     requests = views.period_requests(store, year, (default.start, default.end))
     assert {(where, name) for where, name, _ in requests if where == previous} == {
-        (previous, "portfolio_kpis"), (previous, "cost_view"), (previous, "retention_overview"),
-        (previous, "average_clv")}
+        (previous, "identify"), (previous, "buyer_count"), (previous, "portfolio_kpis"), (previous, "cost_view"),
+        (previous, "retention_overview"), (previous, "average_clv")}
     churn_days = views.compute(store, "retention_overview", year)["churn_days"]
     for where, name, params in requests:
         params = params() if callable(params) else params
