@@ -740,9 +740,8 @@ def canonical_scope(store, name: str, scope: Scope) -> Scope:
 def compute(store, name: str, scope: Scope, **params):
     """View ``name`` of ``scope`` with ``params``: kept in the store for a scope without region, segment or owner
     filters (any window, any channels), and those of :data:`PICKED_FROM` held in memory too; for one with them, the
-    last :data:`RECENT_FILTERED` are
-    kept in this process's memory, keyed by the data version, so views built on others (a segmentation on its
-    features) do not redo them. Computed on :func:`canonical_scope`."""
+    last :data:`RECENT_FILTERED` are kept in this process's memory, keyed by the data version, so views built on
+    others (a segmentation on its features) do not redo them. Computed on :func:`canonical_scope`."""
     view = VIEWS[name]
     scope = canonical_scope(store, name, scope)
     with_rates = priced(name, params)
@@ -834,10 +833,9 @@ def period_scopes(scope: Scope) -> list[Scope]:
 
 def period_requests(store, scope: Scope, span: tuple[date, date]) -> list[tuple[Scope, str, dict | Callable]]:
     """The views the four pages show for the window of ``scope`` (:func:`channel_requests`) and those of its
-    previous period that the KPI cards compare with (when the data covers it): the Identify counts, the buyers and
-    the portfolio KPIs, the cost view,
-    the retention overview under the window's churn rule (``params`` found when it is reached) and the average
-    CLV."""
+    previous period that the KPI cards compare with (when the data covers it): the Identify counts, the buyers, the
+    portfolio KPIs, the cost view, the retention overview under the window's churn rule (``params`` found when it is
+    reached) and the average CLV."""
     requests: list[tuple[Scope, str, dict | Callable]] = [(scope, n, p) for n, p in channel_requests(scope)]
     previous = scope.previous()
     if previous is None or previous.start < span[0]:  # an incomplete previous period is not compared
