@@ -157,6 +157,26 @@ def test_a_quick_period_sets_the_window_and_follows_the_dates_picked(app):
     assert at.date_input(key=state.FILTER_WINDOW).value == (first, last) and kpis(at)["Customers"] == before
 
 
+def test_a_quick_period_follows_the_data_and_custom_dates_stay(app, store):
+    load_tiny(store, "Tiny")  # purchases from 2024-01-05 to 2024-03-15
+    at = select_dataset(portfolio_page(app), "Tiny")
+    at.selectbox(key=state.FILTER_PERIOD).set_value("Last 3 months").run()
+    assert at.date_input(key=state.FILTER_WINDOW).value == (date(2024, 1, 5), date(2024, 3, 15))  # all of it
+    later = pl.DataFrame({"transaction_id": ["T6"], "customer_id": ["C3"], "occurred_at": [datetime(2024, 5, 20)],
+                          "amount": [50.0]})
+    store.load("Tiny", [TableLoad("transactions", later, file_name="may.csv", rows_read=1, currency="EUR")])
+    data.clear_caches()
+    at.run()
+    assert_clean(at)
+    # by hand: the three months up to 2024-05-20 start on 2024-02-21
+    assert at.date_input(key=state.FILTER_WINDOW).value == (date(2024, 2, 21), date(2024, 5, 20))
+    assert at.selectbox(key=state.FILTER_PERIOD).value == "Last 3 months"
+    at.date_input(key=state.FILTER_WINDOW).set_value((date(2024, 1, 10), date(2024, 3, 1))).run()
+    at.run()
+    assert at.date_input(key=state.FILTER_WINDOW).value == (date(2024, 1, 10), date(2024, 3, 1))
+    assert at.selectbox(key=state.FILTER_PERIOD).value == state.CUSTOM_PERIOD
+
+
 def test_an_empty_window_says_so(app, store):
     load_tiny(store, "Tiny")
     at = select_dataset(portfolio_page(app), "Tiny")
