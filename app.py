@@ -13,6 +13,7 @@ import streamlit as st
 from streamlit.errors import FragmentHandledException
 
 from crm_core.store import StoreError
+from crm_core.views import PREPARED_PERIODS
 from ui import auth, data, state, widgets
 
 log = logging.getLogger("crm_lens.app")
@@ -109,7 +110,8 @@ def filters_panel(row: dict) -> None:
             state.PERIODS,
             key=state.FILTER_PERIOD,
             help="A quick choice of analysis window, up to the data's last purchase day; or pick the dates below. "
-                 "The whole history and the last 12 months are prepared ahead, so they open at once.",
+                 f"{' and '.join([state.DEFAULT_PERIOD, *PREPARED_PERIODS])} are prepared ahead, so they open at "
+                 "once.",
         )
         st.date_input(  # its value is the session's, which init_filters always sets (a value= too logs a warning)
             "Analysis window",

@@ -334,7 +334,8 @@ def _data_version(store, dataset_id: int, priced: bool) -> str:
 
 def scope_key(store, scope, params: dict, priced: bool = True) -> str:
     """The key :func:`cached` keeps a result of a ``scope`` without customer filters under: the parameters, the
-    window, the channels (when filtered) and the data version (a result computed while an import replaced the data is never read)."""
+    window, the channels (when filtered) and the data version (a result computed while an import replaced the data
+    is never read)."""
     window = [None if d is None else d.isoformat() for d in (scope.start, scope.end)]
     channels = {"channels": list(scope.channels)} if scope.channels else {}  # no key of an earlier scope changes
     return key_of({**params, "window": window, **channels, "version": data_version(store, scope.dataset_id, priced),
@@ -359,9 +360,9 @@ def cached(store, scope, name: str, params: dict, compute: Callable[[], Any], pr
     channel filter only (``warm`` prepares each channel of the default window).
 
     ``priced=False`` for a result no cost rate enters: its key leaves the rates out, so it outlives new rates
-    (``clear(..., priced_only=True)``). Scopes with region, segment or owner filters are computed every call (``crm_core.views.compute`` and the
-    app keep recent ones in memory). Two threads asking for the same result compute it once. A result that
-    cannot be encoded or written is still returned (the reason goes to the log).
+    (``clear(..., priced_only=True)``). Scopes with region, segment or owner filters are computed every call
+    (``crm_core.views.compute`` and the app keep recent ones in memory). Two threads asking for the same result
+    compute it once. A result that cannot be encoded or written is still returned (the reason goes to the log).
     """
     if scope.picks_customers:
         return compute()
