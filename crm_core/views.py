@@ -882,6 +882,14 @@ def warm(store, dataset_id: int, progress: Callable[[int, int, str], None] | Non
         requests += [r for where in period_scopes(scope) for r in period_requests(store, where, (scope.start,
                                                                                                  scope.end))]
         requests += [(Scope(dataset_id), name, params) for name, params in SLOW_REQUESTS]
+    return keep(store, dataset_id, requests, progress, scope)
+
+
+def keep(store, dataset_id: int, requests: list[tuple[Scope, str, dict | Callable[[], dict]]],
+         progress: Callable[[int, int, str], None] | None = None, scope: Scope | None = None) -> dict[str, float]:
+    """Compute and keep each ``(scope, view, params)`` of ``requests`` that is not kept yet, in order (``params`` may
+    be a callable, called when its turn comes). ``progress`` and the result are as :func:`warm`'s; a label names the
+    channels and the window of a request whose scope is not ``scope``."""
     seconds: dict[str, float] = {}
     for i, (where, name, params) in enumerate(requests):
         if progress is not None:
@@ -912,3 +920,28 @@ def warm(store, dataset_id: int, progress: Callable[[int, int, str], None] | Non
     if progress is not None:
         progress(len(requests), len(requests), "done")
     return seconds
+
+
+# Views of an unfiltered scope that only a region, segment or owner filter reads (the sums it adds up for its
+# customers): kept last when a scope is prepared for a user (scope_requests).
+GROUP_SUM_VIEWS = frozenset({"segment_group_sums", "retention_group_sums"})
+
+
+def scope_requests(store, scope: Scope) -> list[tuple[Scope, str, dict | Callable[[], dict]]]:
+    """What to keep ahead for a scope a user picked that :func:`warm` does not prepare (dates picked by hand,
+    several channels, a quick period other than :data:`PREPARED_PERIODS`): the views the four pages open with on
+    the scope without its region, segment and owner filters (which pick their customers out of them) and the
+    previous period's figures their KPI cards compare with (:func:`period_requests`); the sums only those filters
+    read come last. Empty for the dataset's default scope and for an open window."""
+    default = facts.default_scope(store, scope.dataset_id)
+    whole = scope.all_customers()
+    if default.start is None or whole.start is None or whole.end is None or whole == default:
+        return []
+    requests = period_requests(store, whole, (default.start, default.end))
+    return sorted(requests, key=lambda r: 2 if r[1] in GROUP_SUM_VIEWS else 0 if r[0] == whole else 1)
+
+
+def warm_scope(store, scope: Scope, progress: Callable[[int, int, str], None] | None = None) -> dict[str, float]:
+    """Compute and keep :func:`scope_requests` of ``scope`` not kept yet (the app does it in the background once a
+    page of a new scope is drawn, so the next pages read what they show). As :func:`warm` otherwise."""
+    return keep(store, scope.dataset_id, scope_requests(store, scope), progress, scope.all_customers())

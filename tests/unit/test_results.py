@@ -10,6 +10,7 @@ call is a read.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import polars as pl
@@ -429,6 +430,37 @@ def test_warm_keeps_the_last_12_months_and_the_previous_period_its_cards_compare
     assert views.compute(store, "portfolio_kpis", previous) == views.portfolio_kpis(store, previous)
     # a dataset shorter than a year has no such window apart from its whole span
     assert views.period_scopes(default.with_window(year.start, default.end)) == []
+
+
+def test_warm_scope_keeps_the_pages_of_a_window_picked_by_hand(small, monkeypatch):
+    # Dates picked by hand are prepared by nobody: warm_scope keeps the four pages' views of the window (without its
+    # region filter, which picks from them) and the previous period's KPIs, the region-only sums last; the pages
+    # then read them.
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    assert views.scope_requests(store, default) == []  # warm keeps the default scope
+    assert views.scope_requests(store, Scope(ds, regions=("North",))) == []  # an open window: nothing to pick
+    picked = default.with_window(default.end - timedelta(days=219), default.end - timedelta(days=20))
+    region = store.table("customers", ds)["region"].drop_nulls().sort()[0]
+    requests = views.scope_requests(store, replace(picked, regions=(region,)))
+    assert requests and {where for where, _, _ in requests} == {picked, picked.previous()}
+    assert [name for _, name, _ in requests[-2:]] == ["segment_group_sums", "retention_group_sums"]
+    assert {(where, name) for where, name, _ in requests} == {
+        (where, name) for where, name, _ in views.period_requests(store, picked, (default.start, default.end))}
+    first_previous = next(i for i, (where, _, _) in enumerate(requests) if where != picked)
+    assert all(where == picked for where, _, _ in requests[:first_previous])
+    seconds = views.warm_scope(store, replace(picked, regions=(region,)))
+    assert seconds and any(" window=" in label for label in seconds)  # the previous period's views are named
+    for where, name, params in requests:
+        params = params() if callable(params) else params
+        where = views.canonical_scope(store, name, where)
+        assert results.is_kept(store, ds, name, results.scope_key(store, where, params, views.priced(name, params)))
+    assert views.warm_scope(store, picked) == {}  # all kept: nothing computed again
+    fresh = views.segmentation(store, picked, k="auto")
+    monkeypatch.setitem(views.VIEWS, "segmentation", lambda *a, **k: pytest.fail("recomputed"))
+    kept = views.compute(store, "segmentation", picked, k="auto")
+    assert kept["k"] == fresh["k"] and kept["profile"].equals(fresh["profile"])
+    assert kept["labels"].equals(fresh["labels"])
 
 
 def test_segment_features_take_the_kept_clv_fit(small):
