@@ -149,6 +149,7 @@ def main() -> None:
     if user is None:
         auth.login_page()
         return
+    row = None
     try:
         if open_store() is None:
             return
@@ -168,6 +169,11 @@ def main() -> None:
         widgets.show_error(exc, pg.title)
     data.start_queued_preparations()  # after the page is drawn: background work must not slow it
     data.import_engine_in_background()
+    if row is not None:
+        try:  # the next pages of a window picked by hand, kept while the user reads this one
+            data.prepare_scope_in_background(state.current_scope(row["dataset_id"]))
+        except Exception as exc:  # noqa: BLE001 - only an optimisation: each page computes what it needs
+            log.warning("could not start keeping the scope's views: %s", exc)
 
 
 main()

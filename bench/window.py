@@ -1,15 +1,17 @@
 """What a new analysis window costs each page, on a database of any size (server side, no browser).
 
-    python bench/window.py --db /path/to/crm.duckdb [--days 200] [--pages portfolio retention ...]
+    python bench/window.py --db /path/to/crm.duckdb [--days 200] [--dwell 0] [--pages portfolio retention ...]
 
 Runs the app in Streamlit's AppTest on a COPY of ``--db`` (the app writes kept results), sets the sidebar's
 analysis window to the last ``--days`` days of the data on the first page, then opens the others, and prints one
-JSON line: ``{"window": "START..END", "<page>": seconds, "<page>_rerun": seconds, ...}`` — each page's script run
-from the window change (or from opening it) to its end, computing what that window needs, then a rerun (what any
-widget change after it costs at least on the server). The first page pays for what the pages share (the window's
-customer facts). A window that keeps the end and moves the start is the usual change; the default scope's kept
-results (``python -m crm_core prepare``) are what it may reuse. ``prepare`` keeps the last 12 months as well, so
-``--days 365`` (366 across a leap day) times that read; the default, 200 days, is dates nobody prepared.
+JSON line: ``{"window": "START..END", "dwell": seconds, "<page>": seconds, "<page>_rerun": seconds, ...}``: each
+page's script run from the window change (or from opening it) to its end, computing what that window needs, then a
+rerun (what any widget change after it costs at least on the server). The first page pays for what the pages share
+(the window's customer facts). A window that keeps the end and moves the start is the usual change; the default
+scope's kept results (``python -m crm_core prepare``) are what it may reuse. ``prepare`` keeps the last 12 months
+as well, so ``--days 365`` (366 across a leap day) times that read; the default, 200 days, is dates nobody
+prepared. ``--dwell S`` waits S seconds before opening each next page, as a user reading the page: the app keeps
+the window's other pages meanwhile, in the background (``ui.data.prepare_scope_in_background``).
 bench/pages.py times the pages in a real browser.
 """
 
@@ -34,6 +36,9 @@ def main(argv=None) -> int:
     ap.add_argument("--days", type=int, default=200, help="length of the new window, ending on the last day")
     ap.add_argument("--pages", nargs="+", default=["portfolio", "retention", "differentiate", "cost_to_serve"])
     ap.add_argument("--timeout", type=float, default=900, help="seconds a page may take")
+    ap.add_argument("--dwell", type=float, default=0.0,
+                    help="seconds a user reads each page before opening the next (the app keeps the window's other "
+                         "pages meanwhile, in the background); 0 opens them at once")
     args = ap.parse_args(argv)
     tmp = tempfile.TemporaryDirectory()
     db = Path(tmp.name) / "crm.duckdb"
@@ -57,7 +62,7 @@ def main(argv=None) -> int:
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=args.timeout)
     at.run()
-    line: dict = {}
+    line: dict = {"dwell": args.dwell}
     try:
         for page in args.pages:
             if "window" not in line:
@@ -68,6 +73,7 @@ def main(argv=None) -> int:
                 start = time.perf_counter()
                 at.date_input(key=state.FILTER_WINDOW).set_value((first, last)).run()
             else:
+                time.sleep(args.dwell)
                 start = time.perf_counter()
                 at.switch_page(f"pages/{page}.py").run()
             line[page] = round(time.perf_counter() - start, 2)

@@ -127,6 +127,43 @@ def test_a_whole_previous_period_gives_deltas(app):
     assert not any("previous period incomplete" == c.value for c in at.caption)
 
 
+def test_dates_picked_by_hand_have_the_other_pages_kept_in_the_background(app, monkeypatch):
+    # Nobody prepares a window picked by hand: once the page is drawn a thread keeps what the other pages show of it
+    # (views.warm_scope), so opening them reads their views. A region set with it picks from the same views.
+    import pytest
+
+    from crm_core import results, views
+    from crm_core.metrics import facts
+
+    monkeypatch.setattr(data, "BACKGROUND_DELAY_S", 0.0)
+    at = portfolio_page(app)
+    store = data.get_store()
+    dataset_id = store.dataset_id(at.session_state[state.DATASET])
+    assert not data._background.get((store.path, dataset_id, "scope"))  # the default scope: prepared already
+    picked = (date(2025, 1, 1), date(2025, 6, 30))
+    at.date_input(key=state.FILTER_WINDOW).set_value(picked).run()
+    assert_clean(at)
+    threads = [t for t, _ in data._background.get((store.path, dataset_id, "scope"), [])]
+    assert len(threads) == 1 and threads[0].name.startswith("crm-lens-scope")
+    at.run()  # a rerun of the same scope starts nothing more
+    assert [t for t, _ in data._background[(store.path, dataset_id, "scope")]] == threads
+    threads[0].join(timeout=120)
+    assert not threads[0].is_alive()
+    scope_ = facts.default_scope(store, dataset_id).with_window(*picked)
+    for where, name, params in views.scope_requests(store, scope_):
+        params = params() if callable(params) else params
+        where = views.canonical_scope(store, name, where)
+        key = results.scope_key(store, where, params, views.priced(name, params))
+        assert results.is_kept(store, dataset_id, name, key), (name, params)
+    for name in ("segmentation", "segment_features", "retention_overview", "cost_view", "cohorts"):
+        monkeypatch.setitem(views.VIEWS, name, lambda *a, _n=name, **k: pytest.fail(f"{_n} computed again"))
+    for page, title in (("differentiate", "Differentiate"), ("retention", "Retention & CLV"),
+                        ("cost_to_serve", "Cost to serve")):
+        at.switch_page(f"pages/{page}.py").run()
+        assert_clean(at)
+        assert texts(at.title) == [title]
+
+
 def test_a_quick_period_sets_the_window_and_follows_the_dates_picked(app):
     at = portfolio_page(app)
     period, window = at.selectbox(key=state.FILTER_PERIOD), at.date_input(key=state.FILTER_WINDOW)
