@@ -444,11 +444,16 @@ def test_warm_scope_keeps_the_pages_of_a_window_picked_by_hand(small, monkeypatc
     region = store.table("customers", ds)["region"].drop_nulls().sort()[0]
     requests = views.scope_requests(store, replace(picked, regions=(region,)))
     assert requests and {where for where, _, _ in requests} == {picked, picked.previous()}
-    assert [name for _, name, _ in requests[-2:]] == ["segment_group_sums", "retention_group_sums"]
     assert {(where, name) for where, name, _ in requests} == {
         (where, name) for where, name, _ in views.period_requests(store, picked, (default.start, default.end))}
-    first_previous = next(i for i, (where, _, _) in enumerate(requests) if where != picked)
-    assert all(where == picked for where, _, _ in requests[:first_previous])
+    # page by page, the quickest first, each page's previous-period KPIs after its own views, region sums last
+    order = [(name, where == picked) for where, name, _ in requests]
+    assert order[:7] == [(n, True) for n in ("buyer_count", "portfolio_kpis", "portfolio", "portfolio_rfm",
+                                             "portfolio_quadrants", "portfolio_top", "top_scores")]
+    assert order[7:10] == [("buyer_count", False), ("portfolio_kpis", False), ("cost_view", True)]
+    assert order.index(("cost_view", False)) < order.index(("churn_rule", True))
+    assert order.index(("average_clv", False)) < order.index(("segmentation", True))
+    assert [name for name, _ in order[-2:]] == ["segment_group_sums", "retention_group_sums"]
     seconds = views.warm_scope(store, replace(picked, regions=(region,)))
     assert seconds and any(" window=" in label for label in seconds)  # the previous period's views are named
     for where, name, params in requests:
