@@ -544,8 +544,9 @@ def prepare_scope_in_background(scope_: scope.Scope) -> threading.Thread | None:
     when the user has read the first one for a while; a page asking for a view the thread is computing waits for it.
 
     The thread starts after :data:`BACKGROUND_DELAY_S`, once the dataset's own preparation (after an import or a rate
-    save) is done; a newer scope stops it at its next view. Each scope is started once per data version and process.
-    Returns the thread, or None when there is nothing to start."""
+    save) is done; a newer scope stops it at its next view (and a write to the store, as it does the dataset's own
+    preparation). A scope is started once per data version and process, again only when it was stopped before the
+    end. Returns the thread, or None when there is nothing to start."""
     from crm_core import results
 
     store = get_store()
@@ -571,18 +572,20 @@ def prepare_scope_in_background(scope_: scope.Scope) -> threading.Thread | None:
             raise _Superseded
 
     def run() -> None:
-        if stop.wait(BACKGROUND_DELAY_S):
-            return
-        for thread in main:  # the dataset's own views first: a page of the default scope needs them
-            while thread.is_alive():
-                if stop.wait(0.5):
-                    return
         try:
+            if stop.wait(BACKGROUND_DELAY_S):
+                raise _Superseded
+            for thread in main:  # the dataset's own views first: a page of the default scope needs them
+                while thread.is_alive():
+                    if stop.wait(0.5):
+                        raise _Superseded
             seconds = views.warm_scope(store, whole, check)
             log.info("kept %d views of %s in the background (%.1f s)", len(seconds), whole.describe(),
                      sum(seconds.values()))
-        except _Superseded:
-            log.info("background views of %s stopped: another scope was picked", whole.describe())
+        except _Superseded:  # another scope picked, the data changed or the store closed
+            with _background_lock:
+                _scopes_started.discard(marker)  # started again when a page shows it next
+            log.info("background views of %s stopped before the end", whole.describe())
         except Exception as exc:  # noqa: BLE001 - only an optimisation: a page computes what it needs
             log.warning("could not keep the views of %s: %s", whole.describe(), exc, exc_info=exc)
 

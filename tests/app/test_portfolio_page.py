@@ -164,6 +164,44 @@ def test_dates_picked_by_hand_have_the_other_pages_kept_in_the_background(app, m
         assert texts(at.title) == [title]
 
 
+def test_another_window_stops_the_background_work_of_the_one_before(app, monkeypatch):
+    # A newer window supersedes the older one's thread; going back to the older one starts it again.
+    monkeypatch.setattr(data, "BACKGROUND_DELAY_S", 60.0)  # the threads wait: what they do is the test above's
+    at = portfolio_page(app)
+    store = data.get_store()
+    key = (store.path, store.dataset_id(at.session_state[state.DATASET]), "scope")
+    first, second = (date(2025, 1, 1), date(2025, 6, 30)), (date(2025, 2, 1), date(2025, 6, 30))
+    at.date_input(key=state.FILTER_WINDOW).set_value(first).run()
+    [(a, _)] = data._background[key]
+    at.date_input(key=state.FILTER_WINDOW).set_value(second).run()
+    a.join(timeout=10)
+    assert not a.is_alive()  # stopped in its wait
+    [(b, _)] = [(t, e) for t, e in data._background[key] if t.is_alive()]
+    at.date_input(key=state.FILTER_WINDOW).set_value(first).run()
+    b.join(timeout=10)
+    running = [t for t, _ in data._background[key] if t.is_alive()]
+    assert not b.is_alive() and len(running) == 1 and running[0] is not a  # the first window started again
+    assert_clean(at)
+
+
+def test_background_work_waits_while_a_page_computes_a_view(monkeypatch):
+    # The background threads start no view while a page computes one, nor until the pages have been quiet a while.
+    import threading
+    import time
+
+    monkeypatch.setattr(data, "FOREGROUND_QUIET_S", 0.3)
+    stop, done = threading.Event(), threading.Event()
+    waiter = threading.Thread(target=lambda: (data.wait_for_quiet_pages(stop), done.set()))
+    with data._foreground():
+        waiter.start()
+        assert not done.wait(0.5)  # a page is computing
+    left = time.monotonic()
+    assert done.wait(5) and time.monotonic() - left >= 0.25  # then quiet for FOREGROUND_QUIET_S
+    with data._foreground():
+        stop.set()
+        data.wait_for_quiet_pages(stop)  # a stopped thread does not wait
+
+
 def test_a_quick_period_sets_the_window_and_follows_the_dates_picked(app):
     at = portfolio_page(app)
     period, window = at.selectbox(key=state.FILTER_PERIOD), at.date_input(key=state.FILTER_WINDOW)
