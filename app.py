@@ -120,7 +120,9 @@ def filters_panel(row: dict) -> None:
             key=state.FILTER_WINDOW,
             on_change=state.window_picked,
             args=(span,),
-            help="Purchases from the first to the last day, inclusive. Defaults to the dataset's full span.",
+            help="Purchases from the first to the last day, inclusive. Defaults to the dataset's full span. Dates "
+                 "picked here are computed for the page you are on; the other analysis pages follow in the "
+                 "background while you read it.",
         )
     else:
         st.caption("No purchases yet: the analysis window appears once transactions or won deals are imported.")

@@ -6,7 +6,8 @@ result for the dataset's *default scope* — the whole purchase span (first to l
 sidebar's default analysis window), no filters — rebuilt inside every import and whenever cost rates
 change. A scope equal to it is read from the table instead of rescanning the transactions (about 0.3 s
 instead of 3–4 s at 10M transactions), so the pages' first view costs a read; so does the same window with
-region, segment or owner filters, which pick whole customers. Cost to serve and net
+region, segment or owner filters, which pick whole customers. A shorter window ending on the same day takes the
+history's measures from those rows and computes only its own (:func:`window_on_stored_sql`). Cost to serve and net
 profit come from the same SQL fragment as :mod:`crm_core.metrics.cost` (``crm_core/sql/cost_to_serve.sql``).
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -83,7 +85,10 @@ _recent = results.Recent(RECENT_COMPUTED)
 def _computed(store: Store, scope: Scope, as_of: date | None) -> pl.DataFrame:
     def compute() -> pl.DataFrame:
         bits, channels = day_bits(store, scope), sales_channels(store, scope.dataset_id)
-        text = customer_facts_sql(filtered=scope.filtered, bits=bits, channels=channels)
+        if ends_with_stored(store, scope, as_of):
+            text = window_on_stored_sql(filtered=scope.filtered, bits=bits, channels=channels)
+        else:
+            text = customer_facts_sql(filtered=scope.filtered, bits=bits, channels=channels)
         return store.query(text, bind(scope, text, as_of=as_of, **bits, **channels))
 
     key = (getattr(store, "token", id(store)), results.data_version(store, scope.dataset_id), scope, as_of)
@@ -110,6 +115,84 @@ def customer_facts_sql(
         feedback=activity_sql("feedback", "responded_at", windowed=False, filtered=filtered),
         customer_filter=customer_filter("c") if filtered else "TRUE",
     )
+
+
+# The facts of a window that ends where the stored facts' window ends (the usual window picked by hand: a later start)
+# share every measure of the history with the stored rows: the customers known by then (and their attributes), their
+# first and last purchases, tenure, recency and latest answers. Only the window's own measures need the transactions,
+# and only those from the window start on: WINDOW_MEASURES (with the defaults of a customer who did nothing in the
+# window) from the windowed query over those rows alone, joined to the stored rows. At 10M transactions over three
+# years: 1.9 s instead of 3.5 s for the last 200 days, 0.7 s instead of 2.9 s for the last day; the same time at 900
+# days, hence only for windows of at most WINDOW_ON_STORED_MAX of the stored window's days.
+WINDOW_ON_STORED_MAX = Fraction(2, 3)  # exact: a window of two thirds of the days is in
+WINDOW_MEASURES: dict[str, str | None] = {
+    "main_channel": None,
+    "first_purchase_in_window": None,
+    "last_purchase_in_window": None,
+    "purchases": "0",
+    "orders": "0",
+    "revenue": "0",
+    "cogs": None,
+    "margin": None,
+    "avg_order_value": None,
+    "discounts": "0",
+    "refunded_orders": "0",
+    "cancelled_orders": "0",
+    **dict.fromkeys(("interactions", "n_call", "n_email", "n_meeting", "n_visit", "n_chat", "n_ticket", "n_other",
+                     "tickets", "interaction_minutes", "cost_to_serve", "net_profit"), "0"),
+}
+# the facts' columns in their order (the stored rows but the usage columns, which the computed facts leave out)
+FACT_COLUMNS: tuple[str, ...] = (
+    "dataset_id", "customer_id", "name", "country", "region", "industry", "segment", "acquisition_channel", "owner",
+    "main_channel", "as_of", "first_purchase", "last_purchase", "first_purchase_in_window", "last_purchase_in_window",
+    "purchases", "orders", "revenue", "cogs", "margin", "avg_order_value", "discounts", "refunded_orders",
+    "cancelled_orders", "tenure_days", "recency_days", "interactions", "n_call", "n_email", "n_meeting", "n_visit",
+    "n_chat", "n_ticket", "n_other", "tickets", "interaction_minutes", "cost_to_serve", "net_profit", "latest_nps",
+    "latest_csat",
+)
+_LAST_LINE = "ORDER BY e.customer_id"
+
+
+def ends_with_stored(store: Store, scope: Scope, as_of: date | None = None) -> bool:
+    """True when the facts of ``scope`` are the stored rows with the window's measures computed again
+    (:func:`window_on_stored_sql`): a window without a channel filter that ends on the default scope's last day,
+    measured at that day, and spans at most :data:`WINDOW_ON_STORED_MAX` of the default scope's days."""
+    if scope.channels or scope.start is None or scope.end is None or (as_of is not None and as_of != scope.end):
+        return False
+    default = default_scope(store, scope.dataset_id)
+    if default.start is None or scope.end != default.end:
+        return False
+    return (scope.end - scope.start).days + 1 <= WINDOW_ON_STORED_MAX * ((default.end - default.start).days + 1)
+
+
+def window_on_stored_sql(filtered: bool = True, bits: dict | None = None, channels: dict | None = None) -> str:
+    """The facts of a scope :func:`ends_with_stored` accepts (parameters: the scope's, ``$as_of``, ``bits`` and
+    ``channels`` as :func:`customer_facts_sql`), equal to that query's: the stored rows of the customers passing the
+    filters, their :data:`WINDOW_MEASURES` from ``customer_facts_window.sql`` over the purchases and interactions
+    from the window start on (no answer: the latest ones are stored; no customers-table row: the stored rows hold
+    every customer)."""
+    window = render(
+        "customer_facts_window",
+        purchase_totals=purchase_totals_sql(bits, channels=channels),
+        channel_mode=channel_mode_sql(channels, "pass_purchases"),
+        usage="",
+        purchases=purchases_sql(windowed=True, statuses=None, filtered=filtered),
+        interactions=activity_sql("interactions", "occurred_at", windowed=True, filtered=filtered),
+        feedback='SELECT a.* FROM "feedback" a WHERE FALSE',
+        customer_filter="FALSE",
+    )
+    body, last = window.rstrip().rsplit("\n", 1)
+    if last.strip() != _LAST_LINE:  # the sort is the outer query's
+        raise AssertionError(f"customer_facts_window.sql should end with {_LAST_LINE!r}, not {last!r}")
+    columns = ",\n    ".join(
+        (f"COALESCE(w.{quote_ident(c)}, {WINDOW_MEASURES[c]}) AS {quote_ident(c)}" if WINDOW_MEASURES[c] is not None
+         else f"w.{quote_ident(c)}") if c in WINDOW_MEASURES else f"s.{quote_ident(c)}"
+        for c in FACT_COLUMNS)
+    measures = ", ".join(quote_ident(c) for c in WINDOW_MEASURES)
+    where = f"s.dataset_id = $dataset AND {ATTRIBUTE_FILTER}" if filtered else "s.dataset_id = $dataset"
+    return (f"WITH w AS (SELECT customer_id, {measures} FROM (\n{body}\n))\n"
+            f"SELECT\n    {columns}\nFROM customer_facts AS s\nLEFT JOIN w ON w.customer_id = s.customer_id\n"
+            f"WHERE {where}\nORDER BY s.customer_id")
 
 
 def buyer_values(store: Store, scope: Scope) -> pl.DataFrame:

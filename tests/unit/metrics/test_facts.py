@@ -163,6 +163,62 @@ def test_stored_filtered_read_equals_the_query_on_the_sample(sample_store):
                            check_exact=False, rel_tol=1e-12)
 
 
+def _full_query(store, scope):
+    """The facts of ``scope`` by the whole windowed query over every transaction (not the stored rows)."""
+    bits, channels = facts_module.day_bits(store, scope), facts_module.sales_channels(store, scope.dataset_id)
+    text = facts_module.customer_facts_sql(filtered=scope.filtered, bits=bits, channels=channels)
+    return store.query(text, facts_module.bind(scope, text, as_of=None, **bits, **channels))
+
+
+def test_a_window_ending_with_the_stored_one_takes_its_history_from_the_stored_rows(ds, store, monkeypatch):
+    # A window that ends on the default scope's last day takes the customers, first and last purchases, tenure,
+    # recency and latest answers from the stored rows and computes the window's measures from the window on
+    # (facts.window_on_stored_sql): the same frame as the whole query, for every start day, with region filters too.
+    default = facts_module.default_scope(store, ds)
+    window = default.with_window(date(2024, 2, 1), default.end)
+    assert facts_module.ends_with_stored(store, window) and facts_module.ends_with_stored(store, replace(
+        window, regions=("EU",)))
+    # the stored span is 2024-01-10 .. 03-12, 63 days: a window of more than 42 days is computed whole
+    assert not facts_module.ends_with_stored(store, window.with_window(date(2024, 1, 30), default.end))
+    assert facts_module.ends_with_stored(store, window.with_window(date(2024, 1, 31), default.end))
+    assert not facts_module.ends_with_stored(store, replace(window, channels=("Web",)))  # a channel: whole query
+    assert not facts_module.ends_with_stored(store, window.with_window(window.start, default.end - timedelta(days=1)))
+    assert not facts_module.ends_with_stored(store, window, as_of=date(2024, 3, 20))
+    assert not facts_module.ends_with_stored(store, Scope(ds))  # an open end: activity after the span counts
+    used = []
+    real = facts_module.window_on_stored_sql
+    monkeypatch.setattr(facts_module, "window_on_stored_sql", lambda **k: used.append(k) or real(**k))
+    f = by_customer(customer_facts(store, window))
+    assert len(used) == 1
+    # b by hand: the 03-10 order (80) and the 03-12 cancellation in the window; first and last purchase of the
+    # history (01-20 is the first), recency 03-10 -> 03-12 = 2; the meeting of 01-05 before the span is not in it
+    b = f["b"]
+    assert (b["orders"], b["revenue"], b["cancelled_orders"], b["recency_days"]) == (1, 80.0, 1, 2)
+    assert b["first_purchase"] == datetime(2024, 1, 20, 11) and b["latest_csat"] == 5
+    monkeypatch.setattr(facts_module, "WINDOW_ON_STORED_MAX", 1.0)  # every window of the span on the stored rows
+    day = default.start
+    while day <= default.end:
+        for scope in (default.with_window(day, default.end), Scope(ds, day, default.end, regions=("EU",))):
+            assert facts_module.ends_with_stored(store, scope)
+            assert_frame_equal(customer_facts(store, scope), _full_query(store, scope), check_exact=False,
+                               rel_tol=1e-12)
+        day += timedelta(days=1)
+
+
+def test_windows_ending_with_the_stored_one_equal_the_whole_query_on_the_sample(sample_store):
+    ds = int(sample_store.datasets()["dataset_id"][0])
+    default = facts_module.default_scope(sample_store, ds)
+    region = sample_store.table("customers", ds)["region"].drop_nulls().sort()[0]
+    span = (default.end - default.start).days + 1
+    for days in (1, 30, 200, 400, span * 2 // 3, span * 2 // 3 + 1, span + 30):
+        window = default.with_window(default.end - timedelta(days=days - 1), default.end)
+        for scope in (window, replace(window, regions=(region,))):
+            assert facts_module.ends_with_stored(sample_store, scope) == (days <= span * 2 // 3), days
+            got = customer_facts(sample_store, scope)
+            assert_frame_equal(got, _full_query(sample_store, scope), check_exact=False, rel_tol=1e-12)
+            assert got["revenue"].sum() > 0 or days == 1
+
+
 def test_computed_facts_are_remembered_until_the_data_change(tmp_path):
     # Every view asks for the facts of a new window: computed once per data version, then the same frame.
     s = Store(tmp_path / "memo.duckdb")
