@@ -504,10 +504,7 @@ def prepare_in_background(store: Store, dataset_id: int) -> threading.Thread:
     key = (store.path, dataset_id)
     stop = threading.Event()
 
-    def check(done: int, total: int, name: str) -> None:
-        wait_for_quiet_pages(stop)
-        if stop.is_set():
-            raise _Superseded
+    check = _progress_check(stop)
 
     def run() -> None:
         if stop.wait(BACKGROUND_DELAY_S):  # superseded or stopped before it began
@@ -521,14 +518,7 @@ def prepare_in_background(store: Store, dataset_id: int) -> threading.Thread:
         except Exception as exc:  # noqa: BLE001 - a page computes what is missing when it is opened
             log.warning("background preparation of dataset %s failed: %s", dataset_id, exc, exc_info=exc)
 
-    thread = threading.Thread(target=run, name=f"crm-lens-prepare-{dataset_id}", daemon=True)
-    with _background_lock:
-        older = [(t, e) for t, e in _background.get(key, []) if t.is_alive()]
-        for _, superseded in older:
-            superseded.set()
-        _background[key] = [*older, (thread, stop)]
-        thread.start()
-    return thread
+    return _start_superseding(key, stop, run, f"crm-lens-prepare-{dataset_id}")
 
 
 # (database, data version, scope without region, segment and owner filters) of the scopes whose views this process
@@ -566,10 +556,7 @@ def prepare_scope_in_background(scope_: scope.Scope) -> threading.Thread | None:
     key = (store.path, whole.dataset_id, "scope")
     stop = threading.Event()
 
-    def check(done: int, total: int, name: str) -> None:
-        wait_for_quiet_pages(stop)
-        if stop.is_set():
-            raise _Superseded
+    check = _progress_check(stop)
 
     def run() -> None:
         try:
@@ -589,7 +576,23 @@ def prepare_scope_in_background(scope_: scope.Scope) -> threading.Thread | None:
         except Exception as exc:  # noqa: BLE001 - only an optimisation: a page computes what it needs
             log.warning("could not keep the views of %s: %s", whole.describe(), exc, exc_info=exc)
 
-    thread = threading.Thread(target=run, name=f"crm-lens-scope-{whole.dataset_id}", daemon=True)
+    return _start_superseding(key, stop, run, f"crm-lens-scope-{whole.dataset_id}")
+
+
+def _progress_check(stop: threading.Event) -> Callable[[int, int, str], None]:
+    """The ``progress`` of a background ``views.warm``: before each view, wait for quiet pages
+    (:func:`wait_for_quiet_pages`), then stop there when ``stop`` is set."""
+    def check(done: int, total: int, name: str) -> None:
+        wait_for_quiet_pages(stop)
+        if stop.is_set():
+            raise _Superseded
+    return check
+
+
+def _start_superseding(key: tuple, stop: threading.Event, run: Callable[[], None], name: str) -> threading.Thread:
+    """Start ``run`` in a thread listed under ``key`` in the background work, after telling the threads of ``key``
+    still running to stop (``stop`` is the new thread's)."""
+    thread = threading.Thread(target=run, name=name, daemon=True)
     with _background_lock:
         older = [(t, e) for t, e in _background.get(key, []) if t.is_alive()]
         for _, superseded in older:
