@@ -99,6 +99,14 @@ def sidebar() -> dict | None:
     return row
 
 
+def prepared_note() -> str:
+    """What the Period's help says of the quick choices ``prepare`` keeps (``crm_core.views.PREPARED_PERIODS``)."""
+    prepared = [state.DEFAULT_PERIOD, *PREPARED_PERIODS]
+    if set(state.PERIODS) - {state.CUSTOM_PERIOD} <= set(prepared):
+        return "Each quick choice is prepared ahead, so it opens at once."
+    return f"{', '.join(prepared[:-1])} and {prepared[-1]} are prepared ahead, so they open at once."
+
+
 def filters_panel(row: dict) -> None:
     options = data.filter_options(row["dataset_id"])
     span = options["span"]
@@ -110,8 +118,7 @@ def filters_panel(row: dict) -> None:
             state.PERIODS,
             key=state.FILTER_PERIOD,
             help="A quick choice of analysis window, up to the data's last purchase day; or pick the dates below. "
-                 f"{' and '.join([state.DEFAULT_PERIOD, *PREPARED_PERIODS])} are prepared ahead, so they open at "
-                 "once.",
+                 + prepared_note(),
         )
         st.date_input(  # its value is the session's, which init_filters always sets (a value= too logs a warning)
             "Analysis window",

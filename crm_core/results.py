@@ -114,9 +114,9 @@ def _payload_table(result_id: int) -> str:
 
 # Bump when a view's result changes shape: results written by an older version are then not read.
 # A dataset's kept results beyond this are dropped, oldest first. What `prepare` keeps comes first and is kept
-# longest: ~210 results with four sales channels, ~310 with eight (views.PRESET_CHANNELS_MAX), which leaves room for
-# the windows and channel choices users then make (~25 results each).
-KEEP_PER_DATASET = 500
+# longest: ~270 results with four sales channels and the three quick periods, ~370 with eight channels
+# (views.PRESET_CHANNELS_MAX), which leaves room for the windows and channel choices users then make (~25 results each).
+KEEP_PER_DATASET = 600
 FORMAT = 6  # 6: cost_view with profit_bins; 5: portfolio with quadrant_axes; 4: segmentations as labels of member_details; 3: clv_fit summaries
 
 

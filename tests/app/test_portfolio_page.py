@@ -207,6 +207,7 @@ def test_a_quick_period_sets_the_window_and_follows_the_dates_picked(app):
     period, window = at.selectbox(key=state.FILTER_PERIOD), at.date_input(key=state.FILTER_WINDOW)
     first, last = window.value
     assert period.value == "Whole history" and period.options == [*state.PERIODS]
+    assert period.help.endswith("Each quick choice is prepared ahead, so it opens at once.")  # views.PREPARED_PERIODS
     before = kpis(at)["Customers"]
     assert before[1] == ""  # the whole history has no previous period to compare with
     period.set_value("Last 12 months").run()

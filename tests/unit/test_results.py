@@ -19,7 +19,7 @@ import pytest
 from crm_core import results, views
 from crm_core.metrics import cost, facts
 from crm_core.metrics.cost import WhaleCurve
-from crm_core.metrics.scope import Scope, attribute_filter
+from crm_core.metrics.scope import Scope, attribute_filter, preset_window
 from crm_core.store import Store, TableLoad
 
 
@@ -401,15 +401,23 @@ def test_warm_keeps_the_four_pages_views_of_each_channel(small, monkeypatch):
     assert views.channel_scopes(store, default) == []
 
 
-def test_warm_keeps_the_last_12_months_and_the_previous_period_its_cards_compare_with(small, monkeypatch):
-    # The sidebar's "Last 12 months" is prepared with the slow views: its four pages' views, and the previous year's
-    # KPIs the cards compare with, so the choice is a read.
+def test_warm_keeps_the_quick_periods_and_the_previous_period_their_cards_compare_with(small, monkeypatch):
+    # The sidebar's quick periods are prepared with the slow views: their four pages' views, and the previous period's
+    # KPIs the cards compare with, so every choice of the Period is a read.
     store, ds = small
     views.warm(store, ds, slow=True)
     default = facts.default_scope(store, ds)
-    [year] = views.period_scopes(default)
+    assert views.PREPARED_PERIODS == ("Last 12 months", "Last 6 months", "Last 3 months")
+    year, half, quarter = views.period_scopes(default)
     after_a_year_before = date(default.end.year - 1, default.end.month, default.end.day) + timedelta(days=1)
     assert (year.start, year.end, year.filtered) == (after_a_year_before, default.end, False)
+    assert (half.start, half.end) == preset_window((default.start, default.end), 6)
+    assert (quarter.start, quarter.end) == preset_window((default.start, default.end), 3)
+    for period in (half, quarter):
+        for where, name, params in views.period_requests(store, period, (default.start, default.end)):
+            params = params() if callable(params) else params
+            key = results.scope_key(store, views.canonical_scope(store, name, where), params, views.priced(name, params))
+            assert results.is_kept(store, ds, name, key), (period, name)
     previous = year.previous()
     requests = views.period_requests(store, year, (default.start, default.end))
     assert {(where, name) for where, name, _ in requests if where == previous} == {
@@ -428,8 +436,8 @@ def test_warm_keeps_the_last_12_months_and_the_previous_period_its_cards_compare
     kept = views.compute(store, "portfolio", year)
     assert kept["summary"] == fresh["summary"] and kept["abc"].equals(fresh["abc"])
     assert views.compute(store, "portfolio_kpis", previous) == views.portfolio_kpis(store, previous)
-    # a dataset shorter than a year has no such window apart from its whole span
-    assert views.period_scopes(default.with_window(year.start, default.end)) == []
+    # a dataset of a year has no such year apart from its whole span, only the 6 and 3 months
+    assert views.period_scopes(default.with_window(year.start, default.end)) == [half, quarter]
 
 
 def test_warm_scope_keeps_the_pages_of_a_window_picked_by_hand(small, monkeypatch):
