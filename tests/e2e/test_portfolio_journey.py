@@ -72,6 +72,36 @@ def test_the_last_12_months_compare_with_the_year_before(app_server, page):
     full_screenshot(page, "portfolio_last_12_months")
 
 
+def test_dates_picked_by_hand_carry_to_the_next_page(app_server, page):
+    # A manager types another start date: the Period becomes "Custom dates", the scope follows, and the Retention page
+    # opened next shows the same window (its views kept meanwhile in the background: crm_core.views.warm_scope).
+    page.goto(f"{app_server}/portfolio")
+    wait_ready(page, timeout=120_000)
+    back_to_sample(page)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    scope = page.get_by_text("Scope: 2025-01-01 to ", exact=False)
+
+    def type_start(day: str):
+        def choose():
+            for part, text in zip(("year", "month", "day"), day.split("-"), strict=True):
+                sidebar.get_by_role("spinbutton", name=f"{part}, Analysis window start date").click()
+                page.keyboard.type(text)
+            page.keyboard.press("Enter")
+            page.get_by_role("heading", name="Portfolio").first.click()  # leaving the field sends the dates
+        return choose
+
+    click_for_run(page, type_start("2025-01-01"), type_start("2025-02-01"), done=scope)
+    expect(scope.first).to_be_visible(timeout=60_000)
+    expect(sidebar.get_by_role("combobox", name="Period", exact=True)).to_have_value("Custom dates")
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Retention & CLV").click()
+    wait_ready(page, timeout=120_000)
+    expect(page.get_by_role("heading", name="Retention & CLV").first).to_be_visible(timeout=60_000)
+    expect(scope.first).to_be_visible(timeout=60_000)
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    wait_ready(page)
+    full_screenshot(page, "retention_custom_dates")
+
+
 def test_the_customer_box_follows_the_drill_down_when_a_filter_drops_the_pick(app_server, page):
     # A customer picked, then a region filter whose top customers leave them out: the box must show the customer
     # the drill-down below shows (it kept showing the old pick while the drill-down moved to the list's first).
