@@ -20,9 +20,9 @@ that page in a new tab, and cleared again; each page sets another value (the i-t
 one no page has set before when there are enough, so no page reads what another computed for it (every page's
 results change with a filter: on a large database this takes long, hence off by default). A region, segment or
 owner picks customers out of the kept results; a channel changes each customer's purchases, so its figures are
-read from those kept for each channel by ``prepare``. ``period`` chooses "Last 12 months" in the sidebar's Period
-on each page (kept by ``prepare`` too) and "Whole history" again to clear it (bench/window.py times the computed
-case, a window of other dates, on the server).
+read from those kept for each channel by ``prepare``. ``period`` chooses a quick period in the sidebar's Period on
+each page, the last 12, 6 and 3 months in turn (kept by ``prepare`` too), and "Whole history" again to clear it
+(bench/window.py times the computed case, a window of other dates, on the server).
 ``--breakdown`` adds, per widget change and filter, where its time went: ``server_cpu_s`` (CPU seconds of
 the app's process, all its threads, from Linux's /proc) and ``browser_busy_s`` (the page's main-thread long tasks, over
 50 ms each, summed): what is left of the seconds is waiting, the websocket and short tasks. A change whose server
@@ -350,7 +350,8 @@ def change(page, name: str, label: str, find, timeout_ms: float, shots: Path | N
 
 
 FILTERS = ("Region", "Segment", "Owner", "Channel", "Period")  # the sidebar's filters (app.py's filters_panel)
-PERIOD, WHOLE = "Last 12 months", "Whole history"  # the quick period timed (prepared ahead) and the default
+# the quick periods timed, one a page in turn (crm_core.views.PREPARED_PERIODS: prepared ahead), and the default
+PERIODS, WHOLE = ("Last 12 months", "Last 6 months", "Last 3 months"), "Whole history"
 
 
 def sidebar_filter(browser, url: str, name: str, nth: int, timeout_ms: float, label: str = "Region") -> dict:
@@ -361,7 +362,8 @@ def sidebar_filter(browser, url: str, name: str, nth: int, timeout_ms: float, la
         render(page, f"{url}/{name}", timeout_ms)
         box = page.locator(SIDEBAR).get_by_role("combobox", name=label, exact=True)
         values = open_list(page, box).filter(has_not_text="Select all")  # the list starts with "Select all"
-        chosen = values.filter(has_text=PERIOD) if label == "Period" else values.nth(nth % values.count())
+        chosen = (values.filter(has_text=PERIODS[nth % len(PERIODS)]) if label == "Period"
+                  else values.nth(nth % values.count()))
         line["value"] = chosen.inner_text(timeout=FIND_MS).strip()
 
         def choose():
