@@ -156,9 +156,12 @@ def _as_date(value: date | datetime | str, what: str) -> date:
         raise ClvError(f"{what} must be a date (YYYY-MM-DD), not {value!r}.") from None
 
 
-def _scoped_sql(name: str) -> str:
-    """A named query with the scope's completed purchases (whole filtered history) in place of ``({purchases})``."""
-    return sql.load(name).replace("({purchases})", "(" + purchases_sql(windowed=False) + ")")
+def _scoped_sql(name: str, scope: Scope) -> str:
+    """A named query with the scope's completed purchases (whole filtered history) in place of ``({purchases})``;
+    for a scope without filters, without their SQL (a semi join DuckDB plans even for empty lists: the calibration
+    summary of 10M purchases took 1.08-1.31 s without it, 1.24-1.39 s with it)."""
+    return sql.load(name).replace("({purchases})",
+                                  "(" + purchases_sql(windowed=False, filtered=scope.filtered) + ")")
 
 
 def last_purchase_day(store, scope: Scope) -> date | None:
@@ -205,7 +208,7 @@ def rfm_summary(
     else:
         obs = _as_date(observation_end, "observation_end")
     obs = max(obs, cal)
-    text = _scoped_sql("clv_summary")
+    text = _scoped_sql("clv_summary", scope)
     params = {**scope.params(text), "calibration_end": cal, "observation_end": obs, "unit_days": unit_days}
     return store.query(text, params)
 
@@ -219,7 +222,7 @@ def historical_clv(store, scope: Scope) -> pl.DataFrame:
     (``"margin"`` / ``"revenue"``); highest value first.
     """
     bits = day_bits(store, Scope(scope.dataset_id, end=scope.end))  # the history up to the window end
-    text = _scoped_sql("clv_historical").replace("{purchase_days}", distinct_days_sql(bits, "p.occurred_at"))
+    text = _scoped_sql("clv_historical", scope).replace("{purchase_days}", distinct_days_sql(bits, "p.occurred_at"))
     return store.query(text, scope.params(text) | {k: v for k, v in bits.items() if f"${k}" in text})
 
 

@@ -22,6 +22,7 @@ import polars as pl
 import pytest
 
 from crm_core.ingest import pipeline
+from crm_core.metrics import clv as clv_module
 from crm_core.metrics.clv import (
     SUMMARY_COLUMNS,
     ClvError,
@@ -307,6 +308,21 @@ def test_same_day_purchases_are_one_purchase(tmp_path):
     # observation_end caps the holdout; refunded purchases never count
     assert rfm_summary(store, scope, date(2024, 1, 31), "day", observation_end=date(2024, 1, 31))[
         "holdout_purchases"].sum() == 0
+
+
+def test_the_calibration_summary_follows_a_channel_filter_and_leaves_its_sql_out_without(tmp_path):
+    # Without filters the purchases' filter SQL is left out (planned even for empty lists); with a channel filter
+    # only that channel's purchases count: fewer repeat purchases, never more customers.
+    store = Store(tmp_path / "sample.duckdb")
+    ds = store.load_sample(customers=200).dataset_id
+    cal = date(2026, 3, 31)
+    every = rfm_summary(store, Scope(ds), cal)
+    online = rfm_summary(store, Scope(ds, channels=("Online",)), cal)
+    assert "list_contains" not in clv_module._scoped_sql("clv_summary", Scope(ds))
+    assert "list_contains" in clv_module._scoped_sql("clv_summary", Scope(ds, channels=("Online",)))
+    assert 0 < online.height < every.height and online["frequency"].sum() < every["frequency"].sum()
+    assert set(online["customer_id"]) <= set(every["customer_id"])
+    store.close()
 
 
 def test_zero_or_negative_repeat_spend_is_excluded_not_a_crash(tmp_path):
