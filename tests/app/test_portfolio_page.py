@@ -129,7 +129,8 @@ def test_a_whole_previous_period_gives_deltas(app):
 
 def test_dates_picked_by_hand_have_the_other_pages_kept_in_the_background(app, monkeypatch):
     # Nobody prepares a window picked by hand: once the page is drawn a thread keeps what the other pages show of it
-    # (views.warm_scope), so opening them reads their views. A region set with it picks from the same views.
+    # (views.warm_scope), so opening them reads their views. (That a region keeps them too, without its filter:
+    # test_results.py's warm_scope test.)
     import pytest
 
     from crm_core import results, views
