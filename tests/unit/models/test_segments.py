@@ -354,6 +354,47 @@ def test_channel_mix_respects_window_and_revenue_weight():
         channel_mix(store, Scope(ds), weight="margin")
 
 
+def test_channel_mix_merges_names_that_normalise_alike():
+    store = Store(":memory:")
+    t = datetime(2024, 1, 1)
+    tx = pl.DataFrame({
+        "customer_id": ["a", "a", "a", "a", "b", "b"],
+        "occurred_at": [t.replace(day=d) for d in (1, 2, 3, 4, 1, 2)],
+        "amount": [10.0, 20.0, 30.0, 40.0, 0.0, 0.0],
+        # "Web Shop", "web-shop" and " WEB shop " are one channel; "--" normalises to nothing: unknown, as None
+        "channel": ["Web Shop", "web-shop", " WEB shop ", "--", None, "Store"],
+        "status": ["completed"] * 6,
+    })
+    ds = store.load("alike", [TableLoad("transactions", tx, file_name="tx.csv")]).dataset_id
+    mix = channel_mix(store, Scope(ds))
+    assert mix.columns == ["customer_id", "share_store", "share_unknown", "share_web_shop"]
+    npt.assert_allclose(mix.drop("customer_id").to_numpy(), [[0.0, 0.25, 0.75], [0.5, 0.5, 0.0]])
+    by_revenue = channel_mix(store, Scope(ds), weight="revenue")
+    npt.assert_allclose(by_revenue.row(0)[1:], (0.0, 0.4, 0.6))
+    assert by_revenue.row(1)[1:] == (None, None, None)  # b's amounts sum to 0: no share is defined
+
+
+@pytest.mark.parametrize("weight", ["orders", "revenue"])
+def test_channel_mix_equals_the_long_form_on_the_sample_company(weight):
+    from dataclasses import replace
+
+    from crm_core.metrics.facts import default_scope
+    from crm_core.models.segments import _channel_mix_long
+
+    with Store(":memory:") as store:
+        ds = store.load_sample(customers=400).dataset_id
+        whole = default_scope(store, ds)
+        region = store.query("SELECT min(region) AS r FROM customers")["r"][0]
+        channel = store.query("SELECT min(channel) AS c FROM purchases")["c"][0]
+        for scope in (whole, whole.with_window(whole.end.replace(day=1), whole.end),
+                      replace(whole, regions=(region,)), replace(whole, channels=(channel,))):
+            wide, long = channel_mix(store, scope, weight=weight), _channel_mix_long(store, scope, weight)
+            assert wide.columns == long.columns and wide.height > 0
+            assert wide["customer_id"].equals(long["customer_id"])
+            npt.assert_allclose(wide.drop("customer_id").to_numpy(), long.drop("customer_id").to_numpy(),
+                                rtol=1e-12)
+
+
 def test_channel_mix_feeds_the_segmenter():
     store, ds = _tiny_store()
     mix = channel_mix(store, Scope(ds))
