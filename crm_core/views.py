@@ -938,6 +938,23 @@ PREPARE_RANK: dict[str, int] = {
 }
 
 
+# The page each rank of PREPARE_RANK is (what previous_requests is asked for)
+PAGE_RANK: dict[str, int] = {"portfolio": 0, "cost_to_serve": 1, "retention": 2, "differentiate": 3}
+
+
+def previous_requests(store, scope: Scope, span: tuple[date, date], page: str) -> list[tuple[Scope, str, dict | Callable]]:
+    """The previous period's views of :func:`period_requests` that ``page`` (of :data:`PAGE_RANK`) compares its KPI
+    cards with, those whose parameters come from the window's own views last (they wait for them): empty for an
+    open window and for a previous period the data does not wholly cover."""
+    previous = scope.previous()
+    if previous is None:
+        return []
+    rank = PAGE_RANK[page]
+    requests = [r for r in period_requests(store, scope, span)
+                if r[0] == previous and PREPARE_RANK.get(r[1], 3) == rank]
+    return sorted(requests, key=lambda r: callable(r[2]))
+
+
 def scope_requests(store, scope: Scope) -> list[tuple[Scope, str, dict | Callable[[], dict]]]:
     """What to keep ahead for a scope a user picked that :func:`warm` does not prepare (dates picked by hand,
     several channels, a quick period other than :data:`PREPARED_PERIODS`): the views the four pages open with on

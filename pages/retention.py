@@ -306,13 +306,15 @@ def main() -> None:
         st.info(f"{EMPTY_WINDOW} ({scope.describe()}). Widen the analysis window or clear filters in the sidebar.",
                 icon=":material/event_busy:")
         return
+    ahead = data.compute_ahead(scope, span, "retention")  # the previous period's figures, beside the page's
     with st.spinner("Fitting the retention and CLV models…"):
         overview = data.retention_overview(scope)
         now = kpi_figures(scope, span)
     changes = widgets.previous_period_later(lambda before, pending: kpis(scope, span, overview, now, unit, before,
                                                                          pending),
                                             scope, span,
-                                            lambda previous: kpi_figures(previous, span, overview["churn_days"]))
+                                            lambda previous: kpi_figures(previous, span, overview["churn_days"]),
+                                            wait=ahead)
     sections(scope, span, overview, unit, name, currency)
     changes()
 

@@ -338,12 +338,15 @@ def previous_period(scope, span) -> tuple[object | None, bool]:
     return previous, previous is not None and previous.start < span[0]
 
 
-def previous_period_later(draw, scope, span, figures):
+def previous_period_later(draw, scope, span, figures, wait: Callable[[], object] | None = None):
     """KPI cards whose changes take long to compute: ``draw(before, pending)`` draws them now without changes
     (``before`` None, ``pending`` True when a whole previous period will be compared), in a placeholder; the
     returned function, called at the end of the page, computes ``figures(previous)`` and draws them again with
     their changes. A new window at a million customers costs its previous period as much again (retention
-    models, costing), and the rest of the page need not wait for it."""
+    models, costing), and the rest of the page need not wait for it.
+
+    ``wait``: what waits for the previous period's views a thread computes beside the page (``ui.data.compute_ahead``),
+    called before ``figures``."""
     previous, incomplete = previous_period(scope, span)
     compare = previous is not None and not incomplete
     slot = st.empty()
@@ -354,6 +357,8 @@ def previous_period_later(draw, scope, span, figures):
         if not compare:
             return
         with st.spinner(f"Comparing with {previous.start:%Y-%m-%d} to {previous.end:%Y-%m-%d}…"):
+            if wait is not None:
+                wait()
             before = figures(previous)
         with slot.container():
             draw(before, False)

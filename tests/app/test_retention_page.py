@@ -110,6 +110,29 @@ def test_a_whole_previous_period_gives_deltas(app, store):
     assert any("previous period's churn is measured under the same rule" in c.value for c in at.caption)
 
 
+def test_the_previous_period_is_computed_beside_the_page(app, monkeypatch):
+    # A new window's previous period (its average CLV fit, its retention under the window's rule) is computed in a
+    # thread while the page draws the rest (ui.data.compute_ahead), then read for the cards' changes.
+    import threading
+
+    from crm_core import views
+
+    where = []
+    for name in ("average_clv", "retention_overview"):
+        real = views.VIEWS[name]
+        monkeypatch.setitem(views.VIEWS, name, lambda store, scope, *a, _n=name, _r=real, **k: where.append(
+            (_n, scope.end, threading.current_thread().name)) or _r(store, scope, *a, **k))
+    at = retention_page(app)
+    where.clear()
+    at.date_input(key=state.FILTER_WINDOW).set_value((date(2025, 1, 1), date(2025, 6, 30))).run()
+    assert_clean(at)
+    before = date(2024, 12, 31)  # the end of the previous period of equal length, 2024-07-04 to 2024-12-31
+    assert [(n, t.startswith("crm-lens-previous-period")) for n, e, t in where if e == before] == [
+        ("average_clv", True), ("retention_overview", True)], where
+    assert [(n, t) for n, e, t in where if e != before] == [("retention_overview", "ScriptRunner.scriptThread")]
+    assert all(change for _, change in kpis(at).values())  # every card compared
+
+
 def test_an_empty_window_says_so(app, store):
     load_tiny(store, "Tiny")
     at = select_dataset(retention_page(app), "Tiny")

@@ -476,6 +476,28 @@ def test_warm_scope_keeps_the_pages_of_a_window_picked_by_hand(small, monkeypatc
     assert kept["labels"].equals(fresh["labels"])
 
 
+def test_previous_requests_are_what_each_page_compares_with(small):
+    # What the Retention and Cost pages compute beside their own views (ui.data.compute_ahead): the previous
+    # period's views of period_requests their KPI cards read, those found from the window's own views last.
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    span = (default.start, default.end)
+    picked = default.with_window(default.end - timedelta(days=199), default.end)
+    previous = picked.previous()
+    retention = views.previous_requests(store, picked, span, "retention")
+    assert [(where, name) for where, name, _ in retention] == [(previous, "average_clv"),
+                                                               (previous, "retention_overview")]
+    assert retention[0][2] == {"calibration_end": previous.end}  # the page's calibration_end(previous, span)
+    churn_days = views.compute(store, "retention_overview", picked)["churn_days"]
+    assert retention[1][2]() == {"inactivity_days": churn_days}  # the window's own rule
+    assert views.previous_requests(store, picked, span, "cost_to_serve") == [
+        (previous, "cost_view", {"top": views.TOP_CUSTOMERS})]
+    assert [name for _, name, _ in views.previous_requests(store, picked, span, "portfolio")] == [
+        "buyer_count", "portfolio_kpis"]
+    assert views.previous_requests(store, default, span, "retention") == []  # begins before the data
+    assert views.previous_requests(store, Scope(ds), span, "retention") == []  # an open window
+
+
 def test_segment_features_take_the_kept_clv_fit(small):
     # The view joins the kept CLV fit instead of fitting again: the same features as fitting in place.
     from crm_core.metrics import differentiate
