@@ -225,6 +225,18 @@ def _single_threaded_blas():
     return threadpool_limits(limits=1, user_api="blas")
 
 
+def _single_threaded_openmp():
+    """One OpenMP thread for the k-means fits of the sample: scikit-learn's Lloyd iterations hand chunks of 256
+    points to its OpenMP threads, and on a sample of 20k points and two cores the hand-offs cost more than they
+    save. At 10M transactions (the features of the last 200 days' 490k buyers) the seven candidate fits of an
+    automatic segmentation, n_init 10 each, took 0.45-0.64 s against 1.48-2.27 s with the default threads, with the
+    same labels and inertia; the whole fit 1.7-2.1 s against 2.6-3.4 s, the same silhouettes. The final fit on
+    every customer gains nothing either way and keeps the default."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="openmp")
+
+
 def silhouette_scores(
     X: np.ndarray, labelings: Sequence[np.ndarray], *, chunk_bytes: int = _CHUNK_BYTES
 ) -> list[tuple[float, np.ndarray]]:
@@ -525,7 +537,8 @@ class KMeansSegmenter:
             self._note("Every customer has the same profile: one segment.")
             ks = [1]
 
-        fits = {k: self._kmeans(k).fit(S) for k in ks}
+        with _single_threaded_openmp():  # the sample's fits: see there
+            fits = {k: self._kmeans(k).fit(S) for k in ks}
         if ks == [1] or (len(ks) == 1 and self.sampled_):  # nothing to choose; scored after the final fit
             scores = [(float("nan"), np.full(ks[0], np.nan))]
             sums = None
