@@ -297,6 +297,12 @@ def wait_for_quiet_pages(stop: threading.Event) -> None:
             _pages_busy.wait(0.2 if _pages_running else FOREGROUND_QUIET_S - quiet)
 
 
+def is_kept(name: str, scope_: scope.Scope, **params) -> bool:
+    """``crm_core.views.is_kept``: whether a view is kept in the store (a look at the results table, a millisecond),
+    for a page that takes something lighter while it is not."""
+    return views.is_kept(get_store(), name, scope_, **params)
+
+
 def view(name: str, scope_: scope.Scope, **params):
     """``crm_core.views.compute(store, name, scope, **params)``, cached per (database, view, scope, params)."""
     store = get_store()

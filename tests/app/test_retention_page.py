@@ -129,8 +129,37 @@ def test_the_previous_period_is_computed_beside_the_page(app, monkeypatch):
     before = date(2024, 12, 31)  # the end of the previous period of equal length, 2024-07-04 to 2024-12-31
     assert [(n, t.startswith("crm-lens-previous-period")) for n, e, t in where if e == before] == [
         ("average_clv", True), ("retention_overview", True)], where
-    assert [(n, t) for n, e, t in where if e != before] == [("retention_overview", "ScriptRunner.scriptThread")]
+    # the window's own, the page's: its CLV fit is not kept (its end is not the data's), so the average alone
+    assert sorted((n, t) for n, e, t in where if e != before) == [("average_clv", "ScriptRunner.scriptThread"),
+                                                                   ("retention_overview", "ScriptRunner.scriptThread")]
     assert all(change for _, change in kpis(at).values())  # every card compared
+
+
+def test_a_window_without_a_kept_fit_shows_the_average_alone_until_the_tab_is_opened(app, store, monkeypatch):
+    # A window whose end moved has no kept CLV fit: its Average CLV card takes the models alone (views.average_clv,
+    # no holdout, value to date or at-risk list); the Lifetime value tab fits the whole when opened. The same
+    # average either way.
+    from crm_core import views
+    from crm_core.metrics.scope import Scope
+    from ui import data
+
+    monkeypatch.setattr(data, "BACKGROUND_DELAY_S", 3600.0)  # the background would keep the fit meanwhile
+    fits = []
+    real = views.VIEWS["clv_fit"]
+    monkeypatch.setitem(views.VIEWS, "clv_fit", lambda *a, **k: fits.append(k) or real(*a, **k))
+    at = retention_page(app)
+    fits.clear()
+    window = (date(2025, 1, 1), date(2025, 6, 30))
+    at.date_input(key=state.FILTER_WINDOW).set_value(window).run()
+    assert_clean(at)
+    card = kpis(at)["Average CLV"][0]
+    assert card != "–" and fits == []
+    open_tab(at, "Lifetime value")
+    assert fits == [{"calibration_end": window[1]}]
+    ds = int(store.datasets().filter(is_sample=True)["dataset_id"][0])
+    scope = Scope(ds, start=window[0], end=window[1])
+    whole = views.compute(store, "clv_fit", scope, calibration_end=window[1])["avg_clv"]
+    assert views.compute(store, "average_clv", scope, calibration_end=window[1])["avg_clv"] == whole
 
 
 def test_an_empty_window_says_so(app, store):

@@ -461,7 +461,7 @@ def test_warm_scope_keeps_the_pages_of_a_window_picked_by_hand(small, monkeypatc
     assert order[7:10] == [("buyer_count", False), ("portfolio_kpis", False), ("cost_view", True)]
     assert order.index(("cost_view", False)) < order.index(("churn_rule", True))
     assert order.index(("average_clv", False)) < order.index(("segmentation", True))
-    assert [name for name, _ in order[-2:]] == ["segment_group_sums", "retention_group_sums"]
+    assert {name for name, _ in order[-2:]} == {"segment_group_sums", "retention_group_sums"}
     seconds = views.warm_scope(store, replace(picked, regions=(region,)))
     assert seconds and any(" window=" in label for label in seconds)  # the previous period's views are named
     for where, name, params in requests:
@@ -498,12 +498,34 @@ def test_previous_requests_are_what_each_page_compares_with(small):
     assert views.previous_requests(store, Scope(ds), span, "retention") == []  # an open window
 
 
+def test_segment_features_fit_the_clv_models_alone_when_no_fit_is_kept(small, monkeypatch):
+    # A window whose end moved has no kept CLV fit: the features fit the models alone (no holdout, value to date or
+    # at-risk list, which only the Retention page draws), the same CLV as the clv_fit view's.
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    moved = default.with_window(default.start + timedelta(days=30), default.end - timedelta(days=45))
+    assert not views.is_kept(store, "clv_fit", moved, calibration_end=moved.end)
+    real = views.VIEWS["clv_fit"]
+    monkeypatch.setitem(views.VIEWS, "clv_fit", lambda *a, **k: pytest.fail("the whole fit computed"))
+    alone = views.segment_features(store, moved)
+    monkeypatch.setitem(views.VIEWS, "clv_fit", real)
+    assert not views.is_kept(store, "clv_fit", moved, calibration_end=moved.end)
+    views.compute(store, "clv_fit", moved, calibration_end=moved.end)
+    assert views.is_kept(store, "clv_fit", moved, calibration_end=moved.end)
+    monkeypatch.setattr(views, "_clv_alone", lambda *a: pytest.fail("fitted again"))
+    from_fit = views.segment_features(store, moved)
+    assert alone["clv"].drop_nulls().len() > 0 and alone.equals(from_fit)
+    assert not views.is_kept(store, "clv_fit", replace(moved, regions=("North",)), calibration_end=moved.end)
+
+
 def test_segment_features_take_the_kept_clv_fit(small):
     # The view joins the kept CLV fit instead of fitting again: the same features as fitting in place.
     from crm_core.metrics import differentiate
 
     store, ds = small
     default = facts.default_scope(store, ds)
+    views.compute(store, "clv_fit", default, calibration_end=default.end)
+    assert views.is_kept(store, "clv_fit", default, calibration_end=default.end)
     via_view = views.segment_features(store, default)
     assert "clv" in via_view.columns and via_view["clv"].drop_nulls().len() > 0
     assert via_view.equals(differentiate.segment_features(store, default))
