@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import numpy.testing as npt
@@ -224,12 +224,72 @@ def test_the_churn_rule_is_all_customers_whatever_the_region(six):
     north = Scope(dataset_id=scope.dataset_id, regions=("North",))
     # North alone (A, B, D) has 6 of the 7 gaps above: 19 22 36 45 55 58, position 0.9 · 5 = 4.5 -> 56.5 days.
     # The rule is the company's: the 7 gaps of all customers, 56.2 days, whatever the region filter.
-    own = ret._run(s, north, "retention_gaps", as_of=date(2024, 4, 30), quantile=0.9).row(0, named=True)
-    assert (own["gaps"], own["gap_quantile"]) == (6, pytest.approx(56.5))
+    own = ret.gap_quantile(s, ret._run(s, north, "retention_gap_days"), date(2024, 4, 30), 0.9)
+    assert own == (6, pytest.approx(56.5))
     rule = ret.default_churn_window(s, north)
     assert (rule.gaps, rule.gap_quantile, rule.days) == (7, pytest.approx(56.2), 63)
     # a channel filter picks purchases, not customers: its gaps are its own (none here: nobody bought by phone)
     assert ret.default_churn_window(s, Scope(dataset_id=scope.dataset_id, channels=("phone",))).gaps == 0
+
+
+# The quantile straight from the gaps (what default_churn_window computed before the per-day counts): the reference.
+GAPS_SQL = """
+WITH days AS (
+    SELECT DISTINCT customer_id, CAST(occurred_at AS DATE) AS day FROM scoped
+    WHERE CAST(occurred_at AS DATE) <= $as_of::DATE
+),
+gaps AS (SELECT day - lag(day) OVER (PARTITION BY customer_id ORDER BY day) AS gap FROM days)
+SELECT COUNT(gap)::BIGINT AS gaps, quantile_cont(gap, $quantile::DOUBLE)::DOUBLE AS q FROM gaps WHERE gap IS NOT NULL"""
+
+
+def _gaps_directly(store, scope, as_of, quantile):
+    from crm_core.metrics.scope import purchases_sql
+
+    text = f"WITH scoped AS ({purchases_sql(windowed=False, statuses=('completed',))}),\nq AS ({GAPS_SQL})\n" \
+           "SELECT * FROM q"
+    params = {k: v for k, v in {**scope.params(), "as_of": as_of, "quantile": quantile}.items() if f"${k}" in text}
+    row = store.query(text, params).row(0)
+    return int(row[0]), row[1]
+
+
+def test_the_churn_rule_of_every_as_of_day_equals_the_gaps_quantile_to_the_bit(store):
+    # The kept per-day gap counts give, for any window end, DuckDB's own quantile_cont over the gaps up to that day.
+    sample_store = store
+    ds = store.load_sample(customers=300).dataset_id
+    scope = Scope(ds)
+    channel = sample_store.query("SELECT min(channel) AS c FROM purchases")["c"][0]
+    counts = {s.channels: ret.churn_gaps(sample_store, s) for s in (scope, Scope(ds, channels=(channel,)))}
+    first, last = sample_store.query("SELECT min(occurred_at)::DATE AS a, max(occurred_at)::DATE AS b FROM purchases"
+                                     ).row(0)
+    day, checked = first, 0
+    while day <= last:
+        for channels, gaps in counts.items():
+            for quantile in (0.9, 0.5, 0.37):
+                want = _gaps_directly(sample_store, Scope(ds, channels=channels), day, quantile)
+                assert ret.gap_quantile(sample_store, gaps, day, quantile) == want, (day, channels, quantile)
+                checked += want[0] > 0
+        day += timedelta(days=5)
+    assert checked > 300
+    rule = ret.default_churn_window(sample_store, scope.with_window(first, last - timedelta(days=90)))
+    assert (rule.gaps, rule.gap_quantile) == _gaps_directly(sample_store, scope, last - timedelta(days=90), 0.9)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(1, 400), min_size=1, max_size=60), st.floats(0.01, 0.99))
+def test_gap_quantile_is_duckdb_s_quantile_cont(values, quantile):
+    # Any multiset of gaps, any quantile: the interpolation between the two order statistics is DuckDB's.
+    store = Store(":memory:")
+    gaps = pl.DataFrame({"day": [date(2024, 1, 1 + i % 28) for i in range(len(values))], "gap": values,
+                         "gaps": [1] * len(values)}).group_by("day", "gap").agg(pl.col("gaps").sum())
+    want = store.cursor().execute("SELECT count(*), quantile_cont(x, ?::DOUBLE)::DOUBLE FROM "
+                                  "(SELECT unnest(?::BIGINT[]) AS x)", [quantile, values]).fetchone()
+    assert ret.gap_quantile(store, gaps, date(2024, 2, 1), quantile) == (want[0], want[1])
+    upto = [v for i, v in enumerate(values) if 1 + i % 28 <= 10]
+    if upto:
+        want = store.cursor().execute("SELECT count(*), quantile_cont(x, ?::DOUBLE)::DOUBLE FROM "
+                                      "(SELECT unnest(?::BIGINT[]) AS x)", [quantile, upto]).fetchone()
+        assert ret.gap_quantile(store, gaps, date(2024, 1, 10), quantile) == (want[0], want[1])
+    assert ret.gap_quantile(store, gaps, date(2023, 12, 31), quantile) == (0, None)
 
 
 def test_default_churn_window_without_repeat_purchases(tmp_path):
