@@ -1,6 +1,6 @@
 """What a new analysis window costs each page, on a database of any size (server side, no browser).
 
-    python bench/window.py --db /path/to/crm.duckdb [--days 200] [--dwell 0] [--pages portfolio retention ...]
+    python bench/window.py --db /path/to/crm.duckdb [--days 200] [--end-back 0] [--dwell 0] [--pages portfolio ...]
 
 Runs the app in Streamlit's AppTest on a COPY of ``--db`` (the app writes kept results), sets the sidebar's
 analysis window to the last ``--days`` days of the data on the first page, then opens the others, and prints one
@@ -10,7 +10,8 @@ rerun (what any widget change after it costs at least on the server). The first 
 (the window's customer facts). A window that keeps the end and moves the start is the usual change; the default
 scope's kept results (``python -m crm_core prepare``) are what it may reuse. ``prepare`` keeps the last 12 months
 as well, so ``--days 365`` (366 across a leap day) times that read; the default, 200 days, is dates nobody
-prepared. ``--dwell S`` waits S seconds before opening each next page, as a user reading the page: the app keeps
+prepared. ``--end-back D`` ends the window D days before the last day: the CLV models are fitted at the new end
+(and the churn rule read there from the kept gap counts). ``--dwell S`` waits S seconds before opening each next page, as a user reading the page: the app keeps
 the window's other pages meanwhile, in the background (``ui.data.prepare_scope_in_background``).
 bench/pages.py times the pages in a real browser.
 """
@@ -34,6 +35,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--db", required=True)
     ap.add_argument("--days", type=int, default=200, help="length of the new window, ending on the last day")
+    ap.add_argument("--end-back", type=int, default=0,
+                    help="end the window this many days before the data's last day (its CLV models and churn rule "
+                         "are then the new end's)")
     ap.add_argument("--pages", nargs="+", default=["portfolio", "retention", "differentiate", "cost_to_serve"])
     ap.add_argument("--timeout", type=float, default=900, help="seconds a page may take")
     ap.add_argument("--dwell", type=float, default=0.0,
@@ -43,6 +47,7 @@ def main(argv=None) -> int:
     tmp = tempfile.TemporaryDirectory()
     db = Path(tmp.name) / "crm.duckdb"
     shutil.copy(args.db, db)
+    os.sync()  # the copy's write-back would otherwise slow the first page down
     os.environ["CRM_LENS_DB"] = str(db)
     os.environ.setdefault("CRM_LENS_LOG_LEVEL", "WARNING")
     sys.path.insert(0, str(ROOT))
@@ -68,6 +73,7 @@ def main(argv=None) -> int:
             if "window" not in line:
                 at.switch_page(f"pages/{page}.py").run()
                 _, last = at.date_input(key=state.FILTER_WINDOW).value
+                last -= timedelta(days=args.end_back)
                 first = last - timedelta(days=args.days - 1)
                 line["window"] = f"{first}..{last}"
                 start = time.perf_counter()

@@ -68,23 +68,33 @@ def clv_tiers(frame: pl.DataFrame) -> pl.DataFrame:
     ).drop("_rank")
 
 
-def member_details(store, scope: Scope, features: pl.DataFrame) -> pl.DataFrame:
-    """What the customer lists show of each customer in ``features`` whatever the segmentation: customer_id,
-    name, region, revenue, purchases, recency_days, interactions, cost_to_serve (window facts), email, phone
-    (contacts) and clv (when a feature); largest revenue first, then by customer_id (the lists' order)."""
-    from crm_core.metrics import identify
-
+def member_figures(store, scope: Scope, features: pl.DataFrame) -> pl.DataFrame:
+    """:func:`member_details` without the contact data (email, phone): each customer's figures in the lists' order,
+    from the scope's customer facts alone. What a segmentation adds up (CLV tiers, interaction intensity) and
+    orders its labels by, without the contacts' read."""
     buyers = facts.customer_facts(store, scope).filter(pl.col("purchases").fill_null(0) > 0).select(
         "customer_id", "name", "region", "revenue", "purchases", "recency_days", "interactions", "cost_to_serve",
     )
-    people = identify.contacts(store, scope).select("customer_id", "email", "phone")
     return (
         features.select("customer_id").join(buyers, on="customer_id", how="left")
-        .join(people, on="customer_id", how="left")
         .join(features.select("customer_id", *(["clv"] if "clv" in features.columns else [])), on="customer_id",
               how="left")
         .sort(["revenue", "customer_id"], descending=[True, False])
     )
+
+
+def member_details(store, scope: Scope, features: pl.DataFrame) -> pl.DataFrame:
+    """What the customer lists show of each customer in ``features`` whatever the segmentation: customer_id,
+    name, region, revenue, purchases, recency_days, interactions, cost_to_serve (window facts), email, phone
+    (contacts) and clv (when a feature); largest revenue first, then by customer_id (the lists' order, that of
+    :func:`member_figures`)."""
+    from crm_core.metrics import identify
+
+    figures = member_figures(store, scope, features)
+    people = identify.contacts(store, scope).select("customer_id", "email", "phone")
+    columns = [c for c in figures.columns if c != "clv"] + ["email", "phone"] + (
+        ["clv"] if "clv" in figures.columns else [])
+    return figures.join(people, on="customer_id", how="left", maintain_order="left").select(columns)
 
 
 def segment_report(store, scope: Scope, k: int | str = "auto", *, features: pl.DataFrame | None = None,

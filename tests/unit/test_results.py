@@ -158,15 +158,16 @@ def test_new_cost_rates_keep_the_results_no_rate_enters(small, monkeypatch):
     views.compute(store, "cost_view", default, top=views.TOP_CUSTOMERS)
     views.compute(store, "evidence", default, group="cost")
     views.compute(store, "evidence", default, group="retention")
-    kept = results.kept(store, ds)  # retention evidence keeps the retention overview it reads, that its rule, and
-    # churn the activity islands it matches periods to
-    assert sorted(kept["name"]) == ["activity_islands", "churn_rule", "cohorts", "cost_view", "evidence", "evidence",
-                                    "retention_overview"]
+    kept = results.kept(store, ds)  # retention evidence keeps the retention overview it reads, that its rule (and the
+    # gap counts per day it comes from), and churn the activity islands it matches periods to
+    assert sorted(kept["name"]) == ["activity_islands", "churn_gaps", "churn_rule", "cohorts", "cost_view",
+                                    "evidence", "evidence", "retention_overview"]
     rates = cost.get_rates(store, ds).select("pool", "unit", "rate").with_columns(rate=pl.col("rate") * 3)
     cost.set_rates(store, ds, rates)
     kept = results.kept(store, ds)  # the cost view and the cost evidence are priced: dropped
-    assert kept["name"].to_list() == ["activity_islands", "churn_rule", "cohorts", "evidence", "retention_overview"]
-    assert '"group": "retention"' in kept["key"][3]
+    assert kept["name"].to_list() == ["activity_islands", "churn_gaps", "churn_rule", "cohorts", "evidence",
+                                      "retention_overview"]
+    assert '"group": "retention"' in kept["key"][4]
     monkeypatch.setitem(views.VIEWS, "cohorts", lambda *a, **k: pytest.fail("recomputed"))
     assert views.compute(store, "cohorts", default, period="month", measure="customers").height > 0
 
