@@ -63,8 +63,8 @@ def kpi_figures(scope, span, inactivity_days: int | None = None) -> dict:
     # the average alone where it costs less than the whole fit the Lifetime value tab draws: the previous period's
     # (a fit without the holdout), a region's, segment's or owner's (the kept CLV sums of its groups, where the fit's
     # rows needed the fit of all customers, 46 MB at 1M customers, and every customer's value to date, 35 MB, for
-    # the at-risk list), a window whose fit nobody kept yet (its end moved: at 10M transactions ~3 s instead of
-    # ~6 s; the tab fits the whole when opened, unless the background kept it by then). A kept fit, the default
+    # the at-risk list), a window whose fit nobody kept yet (its end moved: at 10M transactions 4-5 s instead of
+    # 6-9 s; the tab fits the whole when opened, unless the background kept it by then). A kept fit, the default
     # scope's, is read here, as the page opens, rather than when the tab is.
     lean = inactivity_days is not None or scope.picks_customers or not data.is_kept("clv_fit", scope,
                                                                                       calibration_end=cal)
