@@ -940,8 +940,7 @@ def keep(store, dataset_id: int, requests: list[tuple[Scope, str, dict | Callabl
             except Exception as exc:
                 log.warning("could not prepare %s of dataset %s: %s", name, dataset_id, exc, exc_info=exc)
                 continue
-        kept_as = canonical_scope(store, name, where)  # e.g. a year's CLV fit is the whole history's, kept already
-        if results.is_kept(store, dataset_id, name, results.scope_key(store, kept_as, params, priced(name, params))):
+        if is_kept(store, name, where, **params):  # e.g. a year's CLV fit is the whole history's, kept already
             continue
         start = time.perf_counter()
         try:

@@ -67,7 +67,7 @@ import numpy as np
 import polars as pl
 import yaml
 
-from crm_core.metrics.scope import Scope, purchases_sql
+from crm_core.metrics.scope import CHANNELS_SQL, Scope, purchases_sql
 
 __all__ = [
     "FEATURES",
@@ -783,9 +783,7 @@ def channel_mix(store, scope: Scope, *, weight: str = "orders") -> pl.DataFrame:
     """
     if weight not in {"orders", "revenue"}:
         raise ValueError(f"weight must be 'orders' or 'revenue', not {weight!r}.")
-    names = [row[0] for row in store.cursor().execute(
-        "SELECT DISTINCT channel FROM purchases WHERE dataset_id = ? AND status = 'completed' "
-        "AND channel IS NOT NULL ORDER BY channel", [scope.dataset_id]).fetchall()]
+    names = [row[0] for row in store.cursor().execute(CHANNELS_SQL, [scope.dataset_id]).fetchall()]
     if len(names) > WIDE_CHANNELS_MAX:
         return _channel_mix_long(store, scope, weight)
     keys: dict[str, list[str]] = {}
