@@ -68,6 +68,14 @@ class Recent:
         self._computing: dict[tuple, tuple[int, threading.Event]] = {}  # key: (computing thread, done)
         self._lock = threading.Lock()
 
+    def held(self, key: tuple) -> Any:
+        """The value of ``key`` if this process holds it, else None (nothing computed, nobody waited for)."""
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+        return None
+
     def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
         me = threading.get_ident()
         while True:

@@ -16,6 +16,18 @@ from crm_core.metrics.scope import Scope
 from crm_core.models.segments import KMeansSegmenter, channel_mix
 
 
+# The facts columns the features and the members' figures are made of: computed alone when the window's facts are
+# not at hand (customer_facts(narrow=True)), so a window picked on this page does not wait for the other 31.
+FACT_COLUMNS = ("as_of", "purchases", "recency_days", "revenue", "tenure_days", "cost_to_serve", "name", "region",
+                "interactions")
+
+
+def _buyer_facts(store, scope: Scope) -> pl.DataFrame:
+    """:data:`FACT_COLUMNS` of the customers who bought in the window (customer_id order)."""
+    return facts.customer_facts(store, scope, columns=FACT_COLUMNS, narrow=True).filter(
+        pl.col("purchases").fill_null(0) > 0)
+
+
 def segment_features(store, scope: Scope, *, with_clv: bool = True,
                      clv_frame: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per customer who bought in the scope: customer_id, recency_days, frequency, monetary,
@@ -23,7 +35,7 @@ def segment_features(store, scope: Scope, *, with_clv: bool = True,
 
     ``clv_frame`` (customer_id, clv): a CLV fit of the scope at its facts' as-of day already made (the
     kept ``clv_fit`` view); without it the models are fitted here."""
-    per_customer = facts.customer_facts(store, scope).filter(pl.col("purchases") > 0)
+    per_customer = _buyer_facts(store, scope)
     frame = per_customer.select(
         "customer_id",
         pl.col("recency_days").cast(pl.Float64),
@@ -72,7 +84,7 @@ def member_figures(store, scope: Scope, features: pl.DataFrame) -> pl.DataFrame:
     """:func:`member_details` without the contact data (email, phone): each customer's figures in the lists' order,
     from the scope's customer facts alone. What a segmentation adds up (CLV tiers, interaction intensity) and
     orders its labels by, without the contacts' read."""
-    buyers = facts.customer_facts(store, scope).filter(pl.col("purchases").fill_null(0) > 0).select(
+    buyers = _buyer_facts(store, scope).select(
         "customer_id", "name", "region", "revenue", "purchases", "recency_days", "interactions", "cost_to_serve",
     )
     return (

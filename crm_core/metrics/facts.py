@@ -84,15 +84,50 @@ _recent = results.Recent(RECENT_COMPUTED)
 
 def _computed(store: Store, scope: Scope, as_of: date | None) -> pl.DataFrame:
     def compute() -> pl.DataFrame:
-        bits, channels = day_bits(store, scope), sales_channels(store, scope.dataset_id)
-        if ends_with_stored(store, scope, as_of):
-            text = window_on_stored_sql(filtered=scope.filtered, bits=bits, channels=channels)
-        else:
-            text = customer_facts_sql(filtered=scope.filtered, bits=bits, channels=channels)
-        return store.query(text, bind(scope, text, as_of=as_of, **bits, **channels))
+        text, params = _facts_query(store, scope, as_of)
+        return store.query(text, params)
 
-    key = (getattr(store, "token", id(store)), results.data_version(store, scope.dataset_id), scope, as_of)
-    return _recent.get(key, compute)
+    return _recent.get(_computed_key(store, scope, as_of), compute)
+
+
+def _computed_key(store: Store, scope: Scope, as_of: date | None) -> tuple:
+    return getattr(store, "token", id(store)), results.data_version(store, scope.dataset_id), scope, as_of
+
+
+def _facts_query(store: Store, scope: Scope, as_of: date | None) -> tuple[str, dict]:
+    """The query computing the facts of ``scope`` from the transactions, and its parameters."""
+    bits, channels = day_bits(store, scope), sales_channels(store, scope.dataset_id)
+    if ends_with_stored(store, scope, as_of):
+        text = window_on_stored_sql(filtered=scope.filtered, bits=bits, channels=channels)
+    else:
+        text = customer_facts_sql(filtered=scope.filtered, bits=bits, channels=channels)
+    return text, bind(scope, text, as_of=as_of, **bits, **channels)
+
+
+# Some columns of a window's facts computed alone (customer_facts(..., narrow=True)): DuckDB leaves out of the query
+# what no asked column needs, such as the text columns of every customer and the interaction kinds. At 10M
+# transactions, the nine columns of the Differentiate page (200 days): 0.66 s instead of 1.3-1.5 s ending on the last
+# day, 1.5 s instead of 2.6 s ending 60 days before it. Small frames: a few kept.
+RECENT_NARROW = 4
+_recent_narrow = results.Recent(RECENT_NARROW)
+
+
+def _computed_columns(store: Store, scope: Scope, as_of: date | None, columns: tuple[str, ...]) -> pl.DataFrame:
+    """``columns`` (customer_id first) of the computed facts of ``scope``: cut from the whole frame when this
+    process holds it, else computed alone."""
+    key = _computed_key(store, scope, as_of)
+    whole = _recent.held(key)
+    if whole is not None:
+        return whole.select(columns)
+
+    def compute() -> pl.DataFrame:
+        text, params = _facts_query(store, scope, as_of)
+        select = ", ".join(quote_ident(c) for c in columns)
+        frame = store.query(f"SELECT {select} FROM (\n{text}\n)", params)
+        # the inner query's order is kept by a projection in practice; checked (~4 ms at 1M customers)
+        return frame if frame["customer_id"].is_sorted() else frame.sort("customer_id")
+
+    return _recent_narrow.get(key + (columns,), compute)
 
 
 def customer_facts_sql(
@@ -265,7 +300,8 @@ def reads_stored(store: Store, scope: Scope, as_of: date | None = None) -> bool:
 
 
 def customer_facts(
-    store: Store, scope: Scope, as_of: date | None = None, columns: Sequence[str] | None = None
+    store: Store, scope: Scope, as_of: date | None = None, columns: Sequence[str] | None = None, *,
+    narrow: bool = False,
 ) -> pl.DataFrame:
     """Facts per customer over the scope's window and filters.
 
@@ -285,7 +321,9 @@ def customer_facts(
     columns
         Only these columns, after customer_id (always first). A read of the stored rows then reads no
         others: at 1M customers, one region of four, 4 columns take 0.025 s against 0.1-0.15 s for all 40
-        (the text columns cost most). Facts computed from the transactions are computed whole and cut.
+        (the text columns cost most). Facts computed from the transactions are computed whole and cut, or
+        with ``narrow``, those columns alone (unless this process holds the whole frame): for a page whose views
+        all read the same few columns, where the whole facts are for the pages that read most of them.
 
     Returns
     -------
@@ -324,5 +362,7 @@ def customer_facts(
             return _read_stored(store, STORED_SQL.format(columns=select), {"dataset": scope.dataset_id})
         text = STORED_FILTERED_SQL.format(columns=select)
         return _read_stored(store, text, scope.params(text))
+    if narrow and columns is not None:
+        return _computed_columns(store, scope, as_of, tuple(dict.fromkeys(["customer_id", *columns])))
     computed = _computed(store, scope, as_of)
     return computed if columns is None else computed.select(list(dict.fromkeys(["customer_id", *columns])))

@@ -11,7 +11,7 @@ from polars.testing import assert_frame_equal
 import pytest
 
 from crm_core import results, views
-from crm_core.metrics import cost, portfolio
+from crm_core.metrics import cost, differentiate, portfolio
 from crm_core.metrics import facts as facts_module
 from crm_core.metrics.facts import customer_facts
 from crm_core.metrics.ranking import top_rows
@@ -485,6 +485,42 @@ def test_buyer_count_is_the_number_of_buyers_in_the_facts(sample_store):
     assert facts_module.buyer_count(sample_store, cases[0][0]) > facts_module.buyer_count(sample_store, cases[1][0]) > 0
     assert facts_module.buyer_count(sample_store, cases[-2][0]) == 0 == facts_module.buyer_count(sample_store,
                                                                                                  cases[-1][0])
+
+
+def test_narrow_facts_are_those_columns_of_the_whole_facts(tmp_path, monkeypatch):
+    # customer_facts(narrow=True) computes the asked columns alone (the Differentiate page's nine) when the
+    # window's whole facts are not at hand, and cuts them from the whole frame when they are: the same rows,
+    # order and values, for a window ending with the stored one, one ending earlier, a channel filter and a
+    # region (stored rows); the narrow query is one that names only those columns
+    s = Store(tmp_path / "narrow.duckdb")
+    ds = s.load_sample(customers=300).dataset_id
+    default = facts_module.default_scope(s, ds)
+    region = s.table("customers", ds).drop_nulls(["region"]).sort("customer_id")["region"][0]
+    channel = s.table("transactions", ds).drop_nulls("channel").sort("transaction_id")["channel"][0]
+    columns = differentiate.FACT_COLUMNS
+    asked = []
+    real = s.query
+    monkeypatch.setattr(s, "query", lambda text, params=None: asked.append(text) or real(text, params))
+    ending = default.with_window(default.end - timedelta(days=199), default.end)
+    earlier = default.with_window(default.end - timedelta(days=259), default.end - timedelta(days=60))
+    scopes = (ending, earlier, replace(earlier, channels=(channel,)), Scope(ds, default.start, default.end,
+                                                                            regions=(region,)))
+    assert facts_module.ends_with_stored(s, ending) and not facts_module.ends_with_stored(s, earlier)
+    for scope in scopes:
+        asked.clear()
+        got = customer_facts(s, scope, columns=columns, narrow=True)
+        if scope is not scopes[-1]:  # computed alone: one query, of those columns
+            assert len(asked) == 1 and asked[0].startswith('SELECT "customer_id", "as_of", "purchases"'), asked
+        assert got.columns == ["customer_id", *columns]
+        assert got["customer_id"].is_sorted() and got["revenue"].sum() > 0
+        whole = customer_facts(s, scope)
+        assert_frame_equal(got, whole.select(got.columns), check_exact=False, rel_tol=1e-12)
+        asked.clear()
+        again = customer_facts(s, scope, columns=columns[:4], narrow=True)  # columns not asked before
+        assert_frame_equal(again, whole.select(got.columns[:5]))
+        if scope is not scopes[-1]:
+            assert not asked  # the whole frame held: cut from it
+    s.close()
 
 
 def test_the_portfolio_views_read_only_the_columns_they_need_and_give_the_same(sample_store):
