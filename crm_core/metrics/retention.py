@@ -113,7 +113,7 @@ _COMMENT = re.compile(r"--[^\n]*")
 
 # Each customer's first and last completed purchase day up to $as_of: from the scope's purchases, or (_spans) the
 # stored customer facts' first_purchase and last_purchase, the same days (completed purchases of the whole history
-# up to the data's last day) for the customers region, segment and owner filters pick.
+# up to the data's last day) for every customer, or those region, segment and owner filters pick.
 SPANS_FROM_PURCHASES = """SELECT customer_id, MIN(CAST(occurred_at AS DATE)) AS first_day,
        MAX(CAST(occurred_at AS DATE)) AS last_day
 FROM scoped WHERE CAST(occurred_at AS DATE) <= $as_of::DATE GROUP BY customer_id"""
@@ -124,11 +124,11 @@ FROM customer_facts WHERE dataset_id = $dataset AND first_purchase IS NOT NULL A
 
 def _spans(scope: Scope, ext: _Extent) -> str:
     """The query of each customer's first and last completed purchase day up to the as-of day. The stored facts
-    hold them for the dataset's whole span: they serve region, segment and owner filters (whole customers) when
-    the as-of day is the data's last; at 10M transactions a read of a region's rows (~0.03 s) instead of a pass
-    over its purchases (~0.3 s) for the survival curve and again for the repeat rate. A channel filter picks
-    purchases: they are read."""
-    if scope.picks_customers and not scope.channels and ext.as_of == ext.data_end:
+    hold them for the dataset's whole span: they serve any window ending on the data's last day, without filters
+    or with region, segment and owner filters (whole customers); at 10M transactions a read (0.03-0.06 s for all
+    customers, a 200-day window) instead of a pass over the purchases (~0.35 s) for the survival curve and again
+    for the repeat rate. A channel filter picks purchases, and an earlier as-of day their days: they are read."""
+    if not scope.channels and ext.as_of == ext.data_end:
         return SPANS_FROM_FACTS
     return SPANS_FROM_PURCHASES
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -457,15 +458,16 @@ def test_lifetimes_and_censoring_by_hand(six):
 
 
 def test_a_region_reads_first_and_last_purchase_days_from_the_stored_facts(six):
-    # Region, segment and owner filters pick whole customers, so at the data's last day their first and last
-    # completed purchase days are the stored facts' (retention._spans): the hand lifetimes above, and the same
-    # lifetimes and repeat rate as a pass over the purchases for any window start and rule.
+    # At the data's last day every customer's first and last completed purchase days are the stored facts'
+    # (retention._spans), and region, segment and owner filters pick whole customers: the hand lifetimes above,
+    # and the same lifetimes and repeat rate as a pass over the purchases for any window start and rule, with
+    # no filter or a region.
     s, scope = six
-    for region in ("North", "South"):  # South: C's refund and F's cancelled first order are not purchases
-        picked = Scope(dataset_id=scope.dataset_id, regions=(region,))
+    for region in ("North", "South", None):  # South: C's refund and F's cancelled first order are not purchases
+        picked = Scope(dataset_id=scope.dataset_id, regions=(region,) if region else ())
         assert ret._spans(picked, ret._extent(s, picked)) is ret.SPANS_FROM_FACTS
         got = {r["customer_id"]: (r["duration_days"], r["observed"]) for r in ret.lifetimes(s, picked, 30).to_dicts()}
-        assert got == {c: v for c, v in LIFETIMES.items() if REGIONS[c] == region}
+        assert got == {c: v for c, v in LIFETIMES.items() if region in (REGIONS[c], None)}
         for start, days in itertools.product((None, date(2024, 1, 20), date(2024, 2, 14), date(2024, 3, 1)),
                                              (7, 30, 63)):
             w = picked.with_window(start, None)
@@ -480,9 +482,9 @@ def test_a_region_reads_first_and_last_purchase_days_from_the_stored_facts(six):
     # North: A, B and D bought again -> 3/3 (South: E of C, E, F, G -> 1/4)
     assert ret.repeat_purchase_rate(s, north) == 1.0
     assert ret.repeat_purchase_rate(s, Scope(dataset_id=scope.dataset_id, regions=("South",))) == 0.25
-    # a window ending before the data's last day, a channel filter or no filter read the purchases
-    for other in (north.with_window(None, date(2024, 4, 15)), Scope(scope.dataset_id, regions=("North",),
-                                                                     channels=("web",)), scope):
+    # a window ending before the data's last day or a channel filter read the purchases
+    for other in (north.with_window(None, date(2024, 4, 15)), scope.with_window(None, date(2024, 4, 15)),
+                  Scope(scope.dataset_id, regions=("North",), channels=("web",)), replace(scope, channels=("web",))):
         assert ret._spans(other, ret._extent(s, other)) is ret.SPANS_FROM_PURCHASES
 
 
