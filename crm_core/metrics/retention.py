@@ -211,15 +211,17 @@ def _pick(frame: pl.DataFrame, scope: Scope, keys: list[str]) -> pl.DataFrame:
     return frame.filter(attribute_filter(scope)).group_by(keys).agg(pl.col(measures).sum()).sort(keys)
 
 
-def _counts(store, scope: Scope, name: str, keys: list[str], **values) -> pl.DataFrame:
+def _counts(store, scope: Scope, name: str, keys: list[str], spans: str | None = None, **values) -> pl.DataFrame:
     """``crm_core/sql/<name>.sql`` run for the scope (:func:`_run`), or for a scope that picks customers the
-    sums by ``keys`` over its groups of all customers' rows by group (see above)."""
+    sums by ``keys`` over its groups of all customers' rows by group (see above). ``spans``: as :func:`_run`'s
+    (:func:`_spans` of the scope, which is that of all its customers too)."""
     if _sums_groups(scope):
         every = scope.all_customers()
-        frame = _by_group(store, scope, name, values, lambda: _run(store, every, name, grouped=True, **values))
+        frame = _by_group(store, scope, name, values,
+                          lambda: _run(store, every, name, spans=spans, grouped=True, **values))
         if frame is not None:
             return _pick(frame, scope, keys)
-    return _run(store, scope, name, **values)
+    return _run(store, scope, name, spans=spans, **values)
 
 
 def _months(period: str, allowed=("month", "quarter", "year")) -> int:
@@ -326,8 +328,8 @@ def cohort_matrix(store, scope: Scope, period: str = "month", measure: str = "cu
     if ext is None or ext.empty:
         return Cohorts(period, measure, None if ext is None else ext.as_of,
                        pl.DataFrame(schema=_CELL_SCHEMA), pl.DataFrame(schema=_SIZE_SCHEMA))
-    counts = _counts(store, scope, "retention_cohorts", ["cohort", "period"], as_of=ext.as_of,
-                     win_start=ext.window_start, unit=period)
+    counts = _counts(store, scope, "retention_cohorts", ["cohort", "period"], spans=_spans(scope, ext),
+                     as_of=ext.as_of, win_start=ext.window_start, unit=period)
     raw = _cohort_cells(counts, ext.as_of, months)
     first_rev = raw.filter(pl.col("age") == 0).select("cohort", first_period_revenue="revenue")
     cells = raw.join(first_rev, on="cohort", how="left")
