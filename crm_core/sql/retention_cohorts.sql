@@ -15,8 +15,8 @@ members AS (  -- the window decides which cohorts are shown: first purchase ever
 activity AS (  -- a member buys on or after its first day, so on or after the window start: those purchases alone
     SELECT customer_id, date_trunc($unit, CAST(occurred_at AS DATE))::DATE AS period, SUM(amount)::DOUBLE AS revenue
     FROM scoped
-    WHERE CAST(occurred_at AS DATE) <= $as_of::DATE
-      AND ($win_start::DATE IS NULL OR CAST(occurred_at AS DATE) >= $win_start::DATE)
+    WHERE occurred_at < ($as_of::DATE + 1)::TIMESTAMP  -- on or before $as_of (a timestamp test: no cast per row)
+      AND ($win_start::DATE IS NULL OR occurred_at >= $win_start::DATE::TIMESTAMP)
     GROUP BY ALL
 )
 SELECT {{groups}}m.cohort, a.period, COUNT(*)::BIGINT AS active, SUM(a.revenue)::DOUBLE AS revenue

@@ -1,5 +1,6 @@
 -- Customer lifetimes for survival analysis (crm_core.metrics.retention.lifetimes). Reads `spans` (each
--- customer's first and last completed purchase day up to $as_of, whole filtered history).
+-- customer's first and last completed purchase day up to $as_of, whole filtered history; of the customers first
+-- buying on or after $win_start at least, retention._spans).
 -- Bound: $as_of, $win_start, $inactivity (L days).
 --
 -- Lifetime = days from the first to the last purchase day. Churned (observed) when the last

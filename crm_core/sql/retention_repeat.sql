@@ -1,5 +1,6 @@
 -- Repeat-purchase rate (crm_core.metrics.retention.repeat_purchase_rate). Reads `spans` (each customer's
--- first and last completed purchase day up to $as_of, whole filtered history). Customers whose first
+-- first and last completed purchase day up to $as_of, whole filtered history; of the customers first buying on
+-- or after $win_start at least, retention._spans). Customers whose first
 -- purchase ever falls in [$win_start, $as_of]; repeaters: at least two distinct purchase days on or before
 -- $as_of, i.e. a last purchase day after the first (no distinct days to count: one plain aggregation per
 -- customer).

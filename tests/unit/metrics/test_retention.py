@@ -482,10 +482,26 @@ def test_a_region_reads_first_and_last_purchase_days_from_the_stored_facts(six):
     # North: A, B and D bought again -> 3/3 (South: E of C, E, F, G -> 1/4)
     assert ret.repeat_purchase_rate(s, north) == 1.0
     assert ret.repeat_purchase_rate(s, Scope(dataset_id=scope.dataset_id, regions=("South",))) == 0.25
-    # a window ending before the data's last day or a channel filter read the purchases
+    # an open window ending before the data's last day or a channel filter read the purchases
     for other in (north.with_window(None, date(2024, 4, 15)), scope.with_window(None, date(2024, 4, 15)),
                   Scope(scope.dataset_id, regions=("North",), channels=("web",)), replace(scope, channels=("web",))):
         assert ret._spans(other, ret._extent(s, other)) is ret.SPANS_FROM_PURCHASES
+    # a window ending earlier reads its own purchases of the customers first buying in it: the same lifetimes and
+    # repeat rate as the whole history's days, for every window start and end, no filter and a region
+    days_of = sorted({d for _c, d, *_ in SIX})
+    for picked, start, end, days in itertools.product((scope, north), days_of, days_of, (7, 30)):
+        if start > end:
+            continue
+        w = picked.with_window(date.fromisoformat(start), date.fromisoformat(end))
+        ext = ret._extent(s, w)
+        if ext.empty or ext.as_of == ext.data_end:
+            continue
+        assert ret._spans(w, ext) is ret.SPANS_FROM_WINDOW
+        values = {"as_of": ext.as_of, "win_start": ext.window_start}
+        read = ret._run(s, w, "retention_lifetimes", spans=ret.SPANS_FROM_PURCHASES, inactivity=days, **values)
+        assert ret.lifetimes(s, w, days).sort("customer_id").equals(read.sort("customer_id")), (start, end)
+        row = ret._run(s, w, "retention_repeat", spans=ret.SPANS_FROM_PURCHASES, **values).row(0, named=True)
+        assert ret._run(s, w, "retention_repeat", spans=ret.SPANS_FROM_WINDOW, **values).row(0, named=True) == row
 
 
 def test_survival_curve_by_hand(six):
