@@ -24,7 +24,7 @@ days AS (
     FROM ({purchases}) AS p
     WHERE p.occurred_at IS NOT NULL
       AND p.customer_id IS NOT NULL
-      AND CAST(p.occurred_at AS DATE) <= $observation_end::DATE
+      AND p.occurred_at < ($observation_end::DATE + 1)::TIMESTAMP  -- on or before it (no cast per row)
     GROUP BY p.customer_id, CAST(p.occurred_at AS DATE)
 ),
 per_customer AS (

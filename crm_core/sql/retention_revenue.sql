@@ -10,8 +10,8 @@ per_period AS (
     SELECT customer_id, date_trunc($unit, CAST(occurred_at AS DATE))::DATE AS period,
            SUM(amount)::DOUBLE AS revenue
     FROM scoped
-    WHERE CAST(occurred_at AS DATE) <= $as_of::DATE
-      AND ($from_day::DATE IS NULL OR CAST(occurred_at AS DATE) >= $from_day::DATE)
+    WHERE occurred_at < ($as_of::DATE + 1)::TIMESTAMP  -- on or before $as_of (a timestamp test: no cast per row)
+      AND ($from_day::DATE IS NULL OR occurred_at >= $from_day::DATE::TIMESTAMP)
     GROUP BY ALL
 ),
 paired AS (
