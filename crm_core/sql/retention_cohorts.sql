@@ -4,8 +4,8 @@
 -- crm_core.metrics.retention._run). Bound: $as_of (last day analysed), $win_start (first day of the window or
 -- NULL), $unit ('month'/'quarter'). One row per (cohort, period) with activity: the cohort's customers who
 -- bought in the period and their revenue. Every member bought in the period of their cohort (their first
--- purchase), so the age-0 row's `active` is the cohort's size. With {{groups}} filled (retention._grouping) the rows are
--- also per customer group (region, segment, owner), for filters that pick whole customers to sum.
+-- purchase), so the age-0 row's `active` is the cohort's size. With {{groups}} filled (retention._grouping)
+-- the rows are also per customer group (region, segment, owner), for filters that pick whole customers to sum.
 WITH
 members AS (  -- the window decides which cohorts are shown: first purchase ever (whole filtered history) inside it
     SELECT {{groups}}customer_id, date_trunc($unit, first_day)::DATE AS cohort
