@@ -218,6 +218,9 @@ class Store:
         return self.con.cursor()
 
     def close(self) -> None:
+        from crm_core import results
+
+        results.finish_writes(self)  # results threads are still writing (results.cached(..., write_later=True))
         self.con.close()
 
     def __enter__(self) -> Store:

@@ -778,9 +778,10 @@ def compute(store, name: str, scope: Scope, **params):
         return results.cached(store, scope, name, params, lambda: view(store, scope, **params), priced=with_rates)
     key = (getattr(store, "token", id(store)), results.data_version(store, scope.dataset_id, with_rates), name, scope,
            results.key_of(params))
-    if kept:  # read from the store, and held in memory for the filters that pick rows from it
+    if kept:  # read from the store, and held in memory for the filters that pick rows from it (so written later)
         return _all_customers.get(key, lambda: results.cached(store, scope, name, params,
-                                                              lambda: view(store, scope, **params), priced=with_rates))
+                                                              lambda: view(store, scope, **params), priced=with_rates,
+                                                              write_later=True))
     return _recent.get(key, lambda: view(store, scope, **params))
 
 

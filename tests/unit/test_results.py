@@ -257,6 +257,55 @@ def test_a_result_asked_for_twice_at_once_is_computed_once(small):
     assert len(calls) == 1 and got == [{"n": 1}] * 3
 
 
+def test_a_result_written_later_is_read_from_memory_until_it_is_kept(small, monkeypatch):
+    # cached(..., write_later=True) returns as soon as the value is computed and writes it in a thread: meanwhile
+    # get() returns that value and is_kept() says kept (nobody computes it again), the table has no row yet; then
+    # the row is there and reads back equal. Store.close() waits for the write. A write that fails is logged and
+    # forgotten: the result is computed again.
+    import threading
+
+    store, ds = small
+    default = facts.default_scope(store, ds)
+    release, real_put = threading.Event(), results.put
+    monkeypatch.setattr(results, "put", lambda *a, **k: release.wait(30) and real_put(*a, **k))
+    value = {"frame": pl.DataFrame({"x": [1, 2]})}
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return value
+
+    assert results.cached(store, default, "probe", {}, compute, write_later=True) is value
+    key = results.scope_key(store, default, {})
+    assert results.get(store, ds, "probe", key) is value and results.is_kept(store, ds, "probe", key)
+    assert results.cached(store, default, "probe", {}, compute, write_later=True) is value and calls == [1]
+    assert "probe" not in results.kept(store, ds)["name"].to_list()  # not written yet
+    release.set()
+    results.finish_writes(store)
+    assert "probe" in results.kept(store, ds)["name"].to_list()
+    back = results.get(store, ds, "probe", key)
+    assert back is not value and back["frame"].equals(value["frame"])
+
+    release.clear()
+    results.cached(store, default, "probe2", {}, compute, write_later=True)
+    closing = threading.Thread(target=store.close)
+    closing.start()
+    closing.join(0.5)
+    assert closing.is_alive()  # waits for the write
+    release.set()
+    closing.join(30)
+    assert not closing.is_alive()
+
+    again = Store(store.path)
+    monkeypatch.setattr(results, "put", lambda *a, **k: 1 / 0)
+    assert results.cached(again, default, "probe3", {}, compute, write_later=True) is value
+    results.finish_writes(again)
+    key3 = results.scope_key(again, default, {})
+    assert results.get(again, ds, "probe3", key3) is results.MISSING and not results.is_kept(again, ds, "probe3", key3)
+    assert "probe2" in results.kept(again, ds)["name"].to_list()
+    again.close()
+
+
 def test_holdout_view_is_the_fit_s_holdout_without_frames(small):
     from crm_core.metrics import retention_view as rv
 
