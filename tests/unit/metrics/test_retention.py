@@ -382,6 +382,7 @@ def test_activity_islands_are_found_once_per_data_filters_and_rule(tmp_path, mon
     ret.churn_and_trend(s, scope.with_window(date(2024, 2, 10), date(2024, 4, 15)), "month", 30)
     ret.churn_trend(s, scope, "quarter", 30)
     assert found == [("activity_islands_all", ())]  # once for every window of the unfiltered scope
+    assert ret.activity_islands(s, scope, 30) is ret.activity_islands(s, scope, 30)  # held in memory, not read again
     north = Scope(dataset_id=scope.dataset_id, regions=("North",))
     # North (A, B, D), L = 30, April: active at Apr 1 = A (Mar 3), B (Mar 15); nothing in April for B -> 1 of 2
     assert (ret.churn(s, north.with_window(date(2024, 4, 1), date(2024, 4, 30)), 30).churned,
